@@ -1,0 +1,22 @@
+"""nif-zoo: noisy injective flows (normalizing flows across dimensions) in JAX / Flax.
+
+    import nif_zoo
+    model = nif_zoo.create_model("nif", image_shape=(32, 32, 1), levels=3, steps=4,
+                                 width=64, latent_dim=64)
+    images = model.sample(16, temperature=0.7, s=0.0, seed=0)
+
+Heavy imports (JAX, Flax) happen on first use of ``create_model`` / ``Model``.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["Model", "create_model", "__version__"]
+
+
+def __getattr__(name):
+    if name in ("Model", "create_model"):
+        from nif_zoo import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'nif_zoo' has no attribute {name!r}")

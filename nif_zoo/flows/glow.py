@@ -1,0 +1,150 @@
+"""Multiscale Glow (Kingma & Dhariwal 2018) as a bijection image -> latent image.
+
+One step of flow: ActNorm -> invertible 1x1 conv -> affine coupling.
+Level l (of L): squeeze x2, then K steps; every level but the last factors out half
+of its channels (they go straight to the latent). The latent is laid out in the
+image's own shape: the factored-out halves are merged back and un-squeezed level by
+level, so ``forward`` maps ``(n, H, W, C) -> (n, H, W, C)`` and a prior can treat the
+latent as a flat vector of N = H W C (NF, dense NIF) or as an image (upsampling NIF).
+
+    log|det dz/dx| = sum over levels and steps of the layers' log-dets
+
+H and W must be divisible by 2^L. The K steps of a level are one ``nn.scan`` (one
+compiled body whatever K is; parameters stacked on a leading axis of size K); the
+inverse scans the same parameters in reverse order.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+
+from nif_zoo.flows.actnorm import ActNorm
+from nif_zoo.flows.base import Bijection
+from nif_zoo.flows.conv1x1 import InvertibleConv1x1
+from nif_zoo.flows.coupling import AffineCoupling
+from nif_zoo.flows.reshape import depth_to_space, merge_channels, space_to_depth, split_channels
+
+
+class FlowStep(Bijection):
+    """ActNorm -> invertible 1x1 conv -> coupling (inverse runs them backwards)."""
+
+    width: int
+    additive: bool = False
+    lu: bool = True
+
+    def setup(self):
+        self.layers = (
+            ActNorm(name="actnorm"),
+            InvertibleConv1x1(lu=self.lu, name="conv1x1"),
+            AffineCoupling(self.width, additive=self.additive, name="coupling"),
+        )
+
+    def __call__(self, x, reverse: bool = False):
+        return chain(self.layers, x, reverse)
+
+
+def chain(layers: Sequence[Bijection], x, reverse: bool):
+    """Compose bijections: apply in order (forward) or in reverse order (inverse)."""
+    total = 0.0
+    for layer in (reversed(layers) if reverse else layers):
+        x, log_det = layer(x, reverse=reverse)
+        total = total + log_det
+    return x, total
+
+
+class FlowSteps(Bijection):
+    """K flow steps; ``scan=True`` runs them as one ``nn.scan`` over stacked parameters."""
+
+    steps: int
+    width: int
+    additive: bool = False
+    lu: bool = True
+    scan: bool = True
+
+    def setup(self):
+        if self.scan:
+            self.step = FlowStep(self.width, self.additive, self.lu, name="step")
+        else:
+            self.step_list = [
+                FlowStep(self.width, self.additive, self.lu, name=f"step_{k}")
+                for k in range(self.steps)
+            ]
+
+    def __call__(self, x, reverse: bool = False):
+        if not self.scan:
+            return chain(self.step_list, x, reverse)
+
+        def body(step, h, _):
+            return step(h, reverse=reverse)
+
+        scanned = nn.scan(
+            body,
+            variable_axes={"params": 0, "constants": 0},
+            split_rngs={"params": True},
+            length=self.steps,
+            reverse=reverse,
+        )
+        y, log_dets = scanned(self.step, x, None)
+        return y, log_dets.sum(axis=0)
+
+
+class Glow(Bijection):
+    """Multiscale Glow: ``levels`` L, ``steps`` K per level, conditioner ``width``."""
+
+    levels: int = 3
+    steps: int = 8
+    width: int = 128
+    additive: bool = False
+    lu: bool = True
+    scan: bool = True
+
+    def setup(self):
+        self.level_steps = [
+            FlowSteps(self.steps, self.width, self.additive, self.lu, self.scan, name=f"level_{l}")
+            for l in range(self.levels)
+        ]
+
+    def check_shape(self, x):
+        h, w = x.shape[1:3]
+        f = 2 ** self.levels
+        if x.ndim != 4 or h % f or w % f:
+            raise ValueError(
+                f"Glow with {self.levels} levels needs images (n, H, W, C) with H and W "
+                f"divisible by {f}; got shape {tuple(x.shape)}"
+            )
+
+    def __call__(self, x, reverse: bool = False):
+        self.check_shape(x)
+        return self._inverse(x) if reverse else self._forward(x)
+
+    def _forward(self, x):
+        total = 0.0
+        factored = []
+        h = x
+        for l, level in enumerate(self.level_steps):
+            h, log_det = level(space_to_depth(h, 2))
+            total = total + log_det
+            if l < self.levels - 1:
+                h, z_l = split_channels(h)
+                factored.append(z_l)
+        z = depth_to_space(h, 2)
+        for z_l in reversed(factored):
+            z = depth_to_space(merge_channels(z, z_l), 2)
+        return z, total
+
+    def _inverse(self, z):
+        factored = []
+        h = z
+        for _ in range(self.levels - 1):
+            h, z_l = split_channels(space_to_depth(h, 2))
+            factored.append(z_l)
+        h = space_to_depth(h, 2)
+        total = 0.0
+        for l in reversed(range(self.levels)):
+            if l < self.levels - 1:
+                h = merge_channels(h, factored[l])
+            h, log_det = self.level_steps[l](h, reverse=True)
+            total = total + log_det
+            h = depth_to_space(h, 2)
+        return h, total

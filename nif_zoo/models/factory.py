@@ -1,0 +1,154 @@
+"""``create_model``: kind + sizes -> a JSON-serialisable config -> module -> initialised Model.
+
+Kinds (SPEC section 5):
+
+* ``"nf"``: Glow with a N(0, I) prior on its full N = H W C latent (the baseline);
+* ``"nif"``: the same Glow (same initial key, so the same initial weights) whose prior is
+  the closed-form Gaussian NIF with ``latent_dim`` = M: ``prior="dense"`` (A is N x M,
+  default) or ``prior="upsample"`` (the O(dim z) nearest-neighbour form on the Glow's
+  latent image, latent (H/f, W/f, M f^2 / (H W)); ``upsample_factor`` f is chosen as the
+  smallest power of two that fits when not given).
+
+Options: ``prior``, ``upsample_factor``, ``additive`` (additive coupling, default False),
+``lu`` (LU 1x1 convolutions, default True), ``scan`` (scan over the K steps, default
+True), ``init_images`` (a batch for the data-dependent ActNorm initialisation; default:
+16 images of uniform noise drawn from ``seed``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nif_zoo.data import quantize
+from nif_zoo.flows.glow import Glow
+from nif_zoo.models.flow_model import ImageFlow
+from nif_zoo.models.model import Model
+from nif_zoo.models.priors import DenseNIF, StandardNormal, UpsampleNIF
+from nif_zoo.models.validation import check_count, check_images
+
+KINDS = ("nf", "nif")
+PRIORS = ("dense", "upsample")
+CONFIG_OPTIONS = ("prior", "upsample_factor", "additive", "lu", "scan")
+FORMAT_VERSION = 1
+
+
+def choose_upsample_factor(image_shape, latent_dim: int) -> int:
+    """Smallest power of two f with (H/f)(W/f) dividing M and M / ((H/f)(W/f)) <= f^2 C."""
+    h, w, c = image_shape
+    f = 2
+    while f <= min(h, w):
+        pixels = (h // f) * (w // f)
+        if h % f == 0 and w % f == 0 and latent_dim % pixels == 0 \
+                and latent_dim // pixels <= f * f * c:
+            return f
+        f *= 2
+    raise ValueError(
+        f"no upsampling factor f (a power of 2) fits latent_dim={latent_dim} on a "
+        f"{h}x{w}x{c} latent: M must be a multiple of (H/f)(W/f) with M/((H/f)(W/f)) <= f^2 C; "
+        f"use prior='dense' or another latent_dim"
+    )
+
+
+def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
+                latent_dim: Optional[int] = None, n_bits: int = 8, seed: int = 0,
+                **options) -> Dict[str, Any]:
+    """Validate the arguments of :func:`create_model` and return its config dict."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    unknown = sorted(set(options) - set(CONFIG_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown options {unknown}; known: {list(CONFIG_OPTIONS) + ['init_images']}")
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape must be (H, W, C) of positive ints; got {image_shape!r}")
+    levels, steps, width = (check_count(n, v) for n, v in
+                            (("levels", levels), ("steps", steps), ("width", width)))
+    f = 2 ** levels
+    if shape[0] % f or shape[1] % f:
+        raise ValueError(f"H and W must be divisible by 2^levels = {f}; got image_shape {shape}")
+    if not (isinstance(n_bits, int) and 1 <= n_bits <= 8):
+        raise ValueError(f"n_bits must be an int in [1, 8]; got {n_bits!r}")
+    n = math.prod(shape)
+    config = dict(kind=kind, image_shape=list(shape), levels=levels, steps=steps, width=width,
+                  n_bits=n_bits, seed=int(seed), additive=bool(options.get("additive", False)),
+                  lu=bool(options.get("lu", True)), scan=bool(options.get("scan", True)),
+                  format_version=FORMAT_VERSION)
+    if kind == "nf":
+        if latent_dim not in (None, n):
+            raise ValueError(f"an NF's latent is all N={n} dimensions; got latent_dim={latent_dim}")
+        if "prior" in options or "upsample_factor" in options:
+            raise ValueError("prior and upsample_factor are NIF options")
+        config["latent_dim"] = n
+        return config
+    if latent_dim is None:
+        raise ValueError("kind='nif' needs latent_dim (M, e.g. 64)")
+    latent_dim = check_count("latent_dim", latent_dim)
+    if latent_dim > n:
+        raise ValueError(f"latent_dim must be <= N = H W C = {n}; got {latent_dim}")
+    prior = options.get("prior", "dense")
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {PRIORS}; got {prior!r}")
+    config.update(latent_dim=latent_dim, prior=prior)
+    if prior == "upsample":
+        factor = options.get("upsample_factor") or choose_upsample_factor(shape, latent_dim)
+        factor = check_count("upsample_factor", factor)
+        pixels = (shape[0] // factor) * (shape[1] // factor)
+        if shape[0] % factor or shape[1] % factor or latent_dim % pixels \
+                or latent_dim // pixels > factor * factor * shape[2]:
+            raise ValueError(f"upsample_factor={factor} does not fit latent_dim={latent_dim} on "
+                             f"image_shape {shape}")
+        config["upsample_factor"] = factor
+    elif "upsample_factor" in options:
+        raise ValueError("upsample_factor needs prior='upsample'")
+    return config
+
+
+def module_from_config(config: Dict[str, Any]) -> ImageFlow:
+    shape = tuple(config["image_shape"])
+    glow = Glow(levels=config["levels"], steps=config["steps"], width=config["width"],
+                additive=config.get("additive", False), lu=config.get("lu", True),
+                scan=config.get("scan", True))
+    if config["kind"] == "nf":
+        prior = StandardNormal(shape)
+    elif config.get("prior", "dense") == "dense":
+        prior = DenseNIF(shape, config["latent_dim"])
+    else:
+        f = config["upsample_factor"]
+        channels = config["latent_dim"] // ((shape[0] // f) * (shape[1] // f))
+        prior = UpsampleNIF(shape, f, channels)
+    return ImageFlow(glow=glow, prior=prior)
+
+
+def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
+    """The batch the data-dependent ActNorm init sees, in the unit interval."""
+    shape = tuple(config["image_shape"])
+    if init_images is None:
+        key = jax.random.fold_in(jax.random.key(config["seed"]), 1)
+        return jax.random.uniform(key, (16,) + shape, jnp.float32)
+    arr = check_images(init_images, shape, config["n_bits"])
+    if np.issubdtype(arr.dtype, np.integer):
+        return quantize.dequantize(arr, config["n_bits"])
+    return jnp.asarray(arr)
+
+
+def init_variables(config: Dict[str, Any], module: ImageFlow, init_images=None):
+    """Initial variables from ``config['seed']``; the Glow's depend only on seed and data,
+    so an NF and a NIF with the same seed and data start from the same Glow."""
+    y = init_batch(config, init_images)
+    return jax.jit(lambda k, b: module.init({"params": k}, b, method=ImageFlow.log_density))(
+        jax.random.key(config["seed"]), y)
+
+
+def create_model(kind: str, *, image_shape, levels: int, steps: int, width: int,
+                 latent_dim: Optional[int] = None, n_bits: int = 8, seed: int = 0,
+                 **options) -> Model:
+    """A freshly initialised model; see the module docstring for kinds and options."""
+    init_images = options.pop("init_images", None)
+    config = make_config(kind, image_shape=image_shape, levels=levels, steps=steps,
+                         width=width, latent_dim=latent_dim, n_bits=n_bits, seed=seed, **options)
+    module = module_from_config(config)
+    return Model(config, init_variables(config, module, init_images), module)

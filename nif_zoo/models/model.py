@@ -1,0 +1,191 @@
+"""The public ``Model``: a config (JSON-serialisable dict), a Flax module and its variables.
+
+Every method takes and returns NumPy arrays, validates its input (``ValueError`` naming
+what is wrong, nothing broadcast), works in batches of ``batch_size`` (the last batch
+padded, so one compiled function serves all of them) and is deterministic: the same
+seed gives the same output.
+
+Image scales: integer images are n_bits-quantised values in [0, 2^n_bits); float images
+are in the continuous data scale [0, 1] (see :mod:`nif_zoo.data.quantize`).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Dict, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nif_zoo.data import quantize
+from nif_zoo.models.flow_model import ImageFlow
+from nif_zoo.models.validation import (
+    check_count, check_images, check_latent, check_non_negative,
+)
+
+DEFAULT_BATCH_SIZE = 256
+
+
+def as_key(seed_or_key):
+    """An int seed or a JAX key -> a JAX key."""
+    if isinstance(seed_or_key, (int, np.integer)) and not isinstance(seed_or_key, bool):
+        return jax.random.key(int(seed_or_key))
+    if isinstance(seed_or_key, jax.Array):
+        return seed_or_key
+    raise ValueError(f"expected an int seed or a jax.random key; got {seed_or_key!r}")
+
+
+def batches(num: int, batch_size: int):
+    """(start, stop) chunks of ``range(num)``."""
+    for start in range(0, num, batch_size):
+        yield start, min(start + batch_size, num)
+
+
+def pad_to(arr, size: int):
+    """Pad axis 0 to ``size`` by repeating the last row (results of the pad are dropped)."""
+    missing = size - arr.shape[0]
+    if missing <= 0:
+        return arr
+    return np.concatenate([arr, np.repeat(arr[-1:], missing, axis=0)], axis=0)
+
+
+class Model:
+    """A trained or fresh NF / NIF image model. Build one with :func:`nif_zoo.create_model`."""
+
+    def __init__(self, config: Dict[str, Any], variables, module: Optional[ImageFlow] = None):
+        from nif_zoo.models.factory import module_from_config  # the factory builds Models too
+
+        self.config = dict(config)
+        self.module = module if module is not None else module_from_config(self.config)
+        self.variables = variables
+
+    # ------------------------------------------------------------------ description
+    @property
+    def kind(self) -> str:
+        return self.config["kind"]
+
+    @property
+    def image_shape(self):
+        return tuple(self.config["image_shape"])
+
+    @property
+    def n_bits(self) -> int:
+        return int(self.config["n_bits"])
+
+    @property
+    def num_dims(self) -> int:
+        return math.prod(self.image_shape)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.module.prior.latent_dim)
+
+    @property
+    def num_params(self) -> int:
+        return sum(int(np.size(p)) for p in jax.tree.leaves(self.variables["params"]))
+
+    def __repr__(self):
+        return (f"Model(kind={self.kind!r}, image_shape={self.image_shape}, "
+                f"latent_dim={self.latent_dim}, params={self.num_params:,})")
+
+    def with_variables(self, variables) -> "Model":
+        """The same model (config, compiled functions' module) with other variables."""
+        return Model(self.config, variables, self.module)
+
+    # ------------------------------------------------------------------ compiled functions
+    @functools.cached_property
+    def _log_density(self):
+        return jax.jit(functools.partial(self.module.apply, method=ImageFlow.log_density))
+
+    @functools.cached_property
+    def _embed(self):
+        return jax.jit(functools.partial(self.module.apply, method=ImageFlow.embed),
+                       static_argnums=(2,))
+
+    @functools.cached_property
+    def _decode(self):
+        def decode(variables, latent, s, key, isotropic):
+            return self.module.apply(variables, latent, s, isotropic, method=ImageFlow.decode,
+                                     rngs={"noise": key})
+        return jax.jit(decode, static_argnums=(4,))
+
+    def _map_batches(self, fn, arr, batch_size: int):
+        batch_size = check_count("batch_size", batch_size)
+        size = min(batch_size, arr.shape[0])
+        outs = []
+        for i, (start, stop) in enumerate(batches(arr.shape[0], size)):
+            out = fn(i, jnp.asarray(pad_to(arr[start:stop], size)))
+            outs.append(np.asarray(out)[: stop - start])
+        return np.concatenate(outs, axis=0)
+
+    def _unit_images(self, images, key=None):
+        arr = check_images(images, self.image_shape, self.n_bits)
+        if np.issubdtype(arr.dtype, np.integer):
+            return np.asarray(quantize.dequantize(arr, self.n_bits, key))
+        return arr
+
+    # ------------------------------------------------------------------ public API
+    def log_prob(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """log P(image) in nats, shape (n,): log p(y) - N log 2^n_bits (SPEC section 6).
+
+        Integer images are dequantised at the bin centre, or with uniform noise when
+        ``key`` (a seed or JAX key) is given. Exact for NF and NIF (closed form)."""
+        y = self._unit_images(images, None if key is None else as_key(key))
+        density = self._map_batches(lambda _, b: self._log_density(self.variables, b), y,
+                                    batch_size)
+        return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
+
+    def bits_per_dim(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> float:
+        """Mean bits per dimension of ``images`` (lower is better)."""
+        lp = self.log_prob(images, key=key, batch_size=batch_size)
+        return float(np.mean(quantize.bits_per_dim(lp, self.num_dims)))
+
+    def embed(self, images, *, estimate: str = "mode",
+              batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Latent codes (n, latent_dim), float32. NIF: the stochastic inverse's mode z+
+        (``estimate="mode"``) or the posterior mean under N(0, I) (``"posterior_mean"``);
+        NF: the flattened Glow latent."""
+        if estimate not in ("mode", "posterior_mean"):
+            raise ValueError(f"estimate must be 'mode' or 'posterior_mean'; got {estimate!r}")
+        y = self._unit_images(images)
+        return self._map_batches(lambda _, b: self._embed(self.variables, b, estimate), y,
+                                 batch_size).astype(np.float32)
+
+    def decode(self, z, *, s: float = 0.0, seed=0, isotropic: bool = False,
+               batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Latents (n, latent_dim) -> images (n, H, W, C), float32 in the data scale (0 black,
+        1 white; not clipped, not quantised). NIF adds noise N(0, s Sigma) before the Glow
+        (``isotropic=True``: N(0, s I), as the authors' code); s = 0 is on the manifold.
+        NF has no noise model and ignores s."""
+        s = check_non_negative("s", s)
+        latent = check_latent(z, self.latent_dim)
+        noise_key = as_key(seed)
+        return self._map_batches(
+            lambda i, b: self._decode(self.variables, b, jnp.float32(s),
+                                      jax.random.fold_in(noise_key, i), bool(isotropic)),
+            latent, batch_size,
+        ).astype(np.float32)
+
+    def sample(self, num: int, *, temperature: float = 1.0, s: float = 1.0, seed=0,
+               isotropic: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """``num`` images, uint8 (num, H, W, C) in [0, 2^n_bits): z = t eps, eps ~ N(0, I_M),
+        then :meth:`decode` with noise scale s."""
+        num = check_count("num", num)
+        temperature = check_non_negative("temperature", temperature)
+        s = check_non_negative("s", s)
+        latent_key, noise_key = jax.random.split(as_key(seed))
+        eps = jax.random.normal(latent_key, (num, self.latent_dim), jnp.float32)
+        y = self.decode(np.asarray(temperature * eps), s=s, seed=noise_key, isotropic=isotropic,
+                        batch_size=batch_size)
+        return quantize.quantize(y, self.n_bits)
+
+    def reconstruct(self, images, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """decode(embed(images), s=0): the projection onto the learned manifold (NIF), or the
+        identity up to float error (NF). Returned in the input's dtype: integer images are
+        quantised, float images clipped to [0, 1]."""
+        arr = check_images(images, self.image_shape, self.n_bits)
+        y = self.decode(self.embed(arr, batch_size=batch_size), s=0.0, batch_size=batch_size)
+        if np.issubdtype(arr.dtype, np.integer):
+            return quantize.quantize(y, self.n_bits).astype(arr.dtype)
+        return np.clip(y, 0.0, 1.0).astype(arr.dtype)

@@ -1,0 +1,156 @@
+"""Flax modules over the Gaussian NIF math: the learnable noise model p(x | z).
+
+``DenseNIF`` (SPEC section 2, any A of shape (N, M)) and ``UpsampleNIF`` (section 3,
+the O(dim z) nearest-neighbour form) share one interface, so a model can swap them:
+
+* ``event_shape``: the shape of one x (e.g. the Glow latent image (H, W, C));
+  ``latent_dim``: M. Latents are flat vectors ``(n, M)`` at this interface.
+* ``log_prob(x)``: exact log p(x) with z ~ N(0, I_M) (the closed form, eq. 13 corrected).
+* ``manifold_term(x)``: log int p(x | z) dz.
+* ``embed(x, estimate)``: ``"mode"`` (stochastic inverse's mode, default) or
+  ``"posterior_mean"`` (the true posterior mean under N(0, I)).
+* ``sample_posterior(x)``: z ~ q(z | x), with the ``"posterior"`` RNG stream.
+* ``log_posterior(z, x)``: log q(z | x).
+* ``decode(z, s, isotropic)``: x ~ N(A z + b, s Sigma), with the ``"noise"`` RNG stream
+  unless s == 0 (then exactly on the manifold).
+
+Parameters: A (or W), b, log_var (Sigma = diag(exp(log_var))). A starts with
+orthonormal columns and log_var at 0, so Lambda = I at initialisation.
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from nif_zoo.nif import gaussian, upsample
+
+ESTIMATES = ("mode", "posterior_mean")
+
+
+def check_estimate(estimate: str):
+    if estimate not in ESTIMATES:
+        raise ValueError(f"estimate must be one of {ESTIMATES}; got {estimate!r}")
+
+
+def noise_key(module: nn.Module, s):
+    """The key for x's noise, or None when s is the Python number 0 (no noise drawn)."""
+    if isinstance(s, (int, float)) and s == 0:
+        return None
+    return module.make_rng("noise")
+
+
+class DenseNIF(nn.Module):
+    """Gaussian NIF with a dense A in R^{N x M} over the flattened ``event_shape``."""
+
+    event_shape: Tuple[int, ...]
+    latent_dim: int
+
+    def setup(self):
+        n = math.prod(self.event_shape)
+        if not 0 < self.latent_dim <= n:
+            raise ValueError(f"latent_dim must be in [1, N={n}]; got {self.latent_dim}")
+        self.A = self.param("A", nn.initializers.orthogonal(), (n, self.latent_dim))
+        self.b = self.param("b", nn.initializers.zeros, (n,))
+        self.log_var = self.param("log_var", nn.initializers.zeros, (n,))
+
+    def flat(self, x):
+        return x.reshape(x.shape[: x.ndim - len(self.event_shape)] + (-1,))
+
+    def args(self, x):
+        return self.flat(x), self.A, self.b, self.log_var
+
+    def __call__(self, x):
+        return self.log_prob(x)
+
+    def log_prob(self, x):
+        return gaussian.log_marginal(*self.args(x))
+
+    def manifold_term(self, x):
+        return gaussian.manifold_term(*self.args(x))
+
+    def embed(self, x, estimate: str = "mode"):
+        check_estimate(estimate)
+        fn = gaussian.posterior_mean if estimate == "mode" else gaussian.prior_posterior_mean
+        return fn(*self.args(x))
+
+    def sample_posterior(self, x):
+        return gaussian.sample_stochastic_inverse(self.make_rng("posterior"), *self.args(x))
+
+    def log_posterior(self, z, x):
+        return gaussian.log_stochastic_inverse(z, *self.args(x))
+
+    def decode(self, z, s=0.0, isotropic: bool = False):
+        key = noise_key(self, s)
+        x = (gaussian.decode_mean(z, self.A, self.b) if key is None else
+             gaussian.generate(key, z, self.A, self.b, self.log_var, s, isotropic))
+        return x.reshape(z.shape[:-1] + tuple(self.event_shape))
+
+
+class UpsampleNIF(nn.Module):
+    """Nearest-neighbour upsampling Gaussian NIF: latent (H/f, W/f, latent_channels)."""
+
+    event_shape: Tuple[int, int, int]
+    factor: int
+    latent_channels: int
+
+    def setup(self):
+        h, w, c = self.event_shape
+        f = self.factor
+        if h % f or w % f:
+            raise ValueError(f"event shape {self.event_shape} is not divisible by factor {f}")
+        if not 0 < self.latent_channels <= f * f * c:
+            raise ValueError(
+                f"latent_channels must be in [1, f^2 c = {f * f * c}]; got {self.latent_channels}"
+            )
+        self.W = self.param("W", nn.initializers.orthogonal(), (f * f * c, self.latent_channels))
+        self.b = self.param("b", nn.initializers.zeros, tuple(self.event_shape))
+        self.log_var = self.param("log_var", nn.initializers.zeros, tuple(self.event_shape))
+
+    @property
+    def latent_shape(self):
+        h, w, _ = self.event_shape
+        return (h // self.factor, w // self.factor, self.latent_channels)
+
+    @property
+    def latent_dim(self):
+        return math.prod(self.latent_shape)
+
+    def args(self, x):
+        return x, self.W, self.b, self.log_var, self.factor
+
+    def flat(self, z):
+        return z.reshape(z.shape[:-3] + (-1,))
+
+    def unflat(self, z):
+        return z.reshape(z.shape[:-1] + self.latent_shape)
+
+    def __call__(self, x):
+        return self.log_prob(x)
+
+    def log_prob(self, x):
+        return upsample.log_marginal(*self.args(x))
+
+    def manifold_term(self, x):
+        return upsample.manifold_term(*self.args(x))
+
+    def embed(self, x, estimate: str = "mode"):
+        check_estimate(estimate)
+        fn = upsample.posterior_mean if estimate == "mode" else upsample.prior_posterior_mean
+        return self.flat(fn(*self.args(x)))
+
+    def sample_posterior(self, x):
+        key = self.make_rng("posterior")
+        return self.flat(upsample.sample_stochastic_inverse(key, *self.args(x)))
+
+    def log_posterior(self, z, x):
+        return upsample.log_stochastic_inverse(self.unflat(z), *self.args(x))
+
+    def decode(self, z, s=0.0, isotropic: bool = False):
+        key = noise_key(self, s)
+        zi = self.unflat(z)
+        if key is None:
+            return upsample.decode_mean(zi, self.W, self.b, self.factor)
+        return upsample.generate(key, zi, self.W, self.b, self.log_var, self.factor, s, isotropic)

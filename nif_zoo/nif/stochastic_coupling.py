@@ -1,0 +1,75 @@
+"""Stochastic coupling (SPEC section 4, paper sec. 4.2): a coupling layer across dimensions.
+
+Split x = (x1, x2), x1 = x[..., :split]. A network of x1 gives the Gaussian NIF
+parameters A(x1) (N2 x M2), b(x1), Sigma(x1) = diag(exp(log_var(x1))):
+
+    forward (data -> latent):  z1 = x1,  z2 ~ q(z2 | x2; x1) (its mode without a
+                               ``"posterior"`` RNG); log_det = log int p(x2 | z2; x1) dz2
+    inverse (latent -> data):  x1 = z1,  x2 ~ N(A(z1) z2 + b(z1), s Sigma(z1)) (s = 0:
+                               the mean); log_det = - log int p(x2 | z2; z1) dz2
+
+The manifold term stands where a coupling layer has its log-determinant. Maps
+R^{N1 + N2} to R^{N1 + M2}, M2 <= N2. Works on vectors ``(n, D)``.
+Conditioner: MLP (``depth`` hidden layers of ``hidden`` units, ReLU) with a zero-initialised
+output added to learned base parameters (A0 with orthonormal columns, b0 = 0,
+log_var0 = 0), so the layer starts as a plain Gaussian NIF on x2.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from nif_zoo.nif import gaussian
+from nif_zoo.nif.layers import noise_key
+
+
+class StochasticCoupling(nn.Module):
+    """Stochastic coupling: ``split`` = N1, ``data_dim`` = N2, ``latent_dim`` = M2."""
+
+    split: int
+    data_dim: int
+    latent_dim: int
+    hidden: int = 64
+    depth: int = 2
+
+    @nn.compact
+    def noise_model(self, x1):
+        """(A, b, log_var) of p(x2 | z2; x1), shapes (n, N2, M2), (n, N2), (n, N2)."""
+        n2, m2 = self.data_dim, self.latent_dim
+        if not 0 < m2 <= n2:
+            raise ValueError(f"latent_dim must be in [1, N2={n2}]; got {m2}")
+        a0 = self.param("A0", nn.initializers.orthogonal(), (n2, m2))
+        b0 = self.param("b0", nn.initializers.zeros, (n2,))
+        lv0 = self.param("log_var0", nn.initializers.zeros, (n2,))
+        h = x1
+        for k in range(self.depth):
+            h = nn.relu(nn.Dense(self.hidden, name=f"hidden_{k}")(h))
+        out = nn.Dense(n2 * m2 + 2 * n2, kernel_init=nn.initializers.zeros, name="out")(h)
+        lead = x1.shape[:-1]
+        A = a0 + out[..., : n2 * m2].reshape(lead + (n2, m2))
+        b = b0 + out[..., n2 * m2: n2 * m2 + n2]
+        log_var = lv0 + out[..., n2 * m2 + n2:]
+        return A, b, log_var
+
+    def __call__(self, x, reverse: bool = False, s=1.0, isotropic: bool = False):
+        x1 = x[..., : self.split]
+        if not reverse:
+            x2 = x[..., self.split:]
+            if x2.shape[-1] != self.data_dim:
+                raise ValueError(f"expected {self.split} + {self.data_dim} values; got {x.shape[-1]}")
+            A, b, log_var = self.noise_model(x1)
+            if self.has_rng("posterior"):
+                z2 = gaussian.sample_stochastic_inverse(self.make_rng("posterior"), x2, A, b, log_var)
+            else:
+                z2 = gaussian.posterior_mean(x2, A, b, log_var)
+            log_det = gaussian.manifold_term(x2, A, b, log_var)
+            return jnp.concatenate([x1, z2], axis=-1), log_det
+        z2 = x[..., self.split:]
+        if z2.shape[-1] != self.latent_dim:
+            raise ValueError(f"expected {self.latent_dim} latent values after the split; "
+                             f"got {z2.shape[-1]}")
+        A, b, log_var = self.noise_model(x1)
+        key = noise_key(self, s)
+        x2 = (gaussian.decode_mean(z2, A, b) if key is None else
+              gaussian.generate(key, z2, A, b, log_var, s, isotropic))
+        return jnp.concatenate([x1, x2], axis=-1), -gaussian.manifold_term(x2, A, b, log_var)
