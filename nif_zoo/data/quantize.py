@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
+
+from nif_zoo import rng
 
 
 def num_levels(n_bits: int) -> int:
@@ -25,7 +26,7 @@ def num_levels(n_bits: int) -> int:
 def dequantize(images, n_bits: int, key=None):
     """Integer images -> float32 y in (0, 1): (k + 1/2) / 2^n_bits, or (k + U) with a key."""
     k = jnp.asarray(images, jnp.float32)
-    offset = 0.5 if key is None else jax.random.uniform(key, k.shape, jnp.float32)
+    offset = 0.5 if key is None else rng.uniform(key, k.shape, jnp.float32)
     return (k + offset) / num_levels(n_bits)
 
 

@@ -18,17 +18,12 @@ Both start from a random orthogonal matrix (QR of a Gaussian), as in Glow.
 from __future__ import annotations
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import lu as lu_decompose
 from jax.scipy.linalg import solve_triangular
 
 from nif_zoo.flows.base import Bijection, num_positions
-
-
-def random_orthogonal(key, channels: int):
-    q, r = jnp.linalg.qr(jax.random.normal(key, (channels, channels)))
-    return q * jnp.sign(jnp.diag(r))[None, :]
+from nif_zoo.rng import orthogonal
 
 
 def lu_weight(perm, lower, upper, sign_s, log_abs_s):
@@ -66,7 +61,7 @@ class InvertibleConv1x1(Bijection):
             # The random rotation is drawn once, at init. Later calls read the stored
             # variables (Flax only shape-checks the init functions then: placeholders).
             if self.is_initializing():
-                p0, l0, u0 = lu_decompose(random_orthogonal(self.make_rng("params"), c))
+                p0, l0, u0 = lu_decompose(orthogonal(self.make_rng("params"), (c, c)))
             else:
                 p0 = l0 = u0 = jnp.eye(c, dtype=x.dtype)
             perm = self.variable("constants", "perm", lambda: p0).value
@@ -77,7 +72,7 @@ class InvertibleConv1x1(Bijection):
             weight, l_unit, u_diag = lu_weight(perm, lower, upper, sign_s, log_abs_s)
             log_det_w = jnp.sum(log_abs_s)
         else:
-            weight = self.param("weight", lambda key: random_orthogonal(key, c))
+            weight = self.param("weight", orthogonal, (c, c))
             log_det_w = jnp.linalg.slogdet(weight)[1]
         log_det = jnp.full(x.shape[:1], positions * log_det_w, dtype=x.dtype)
         if not reverse:

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from nif_zoo.flows.base import Bijection, zero_log_det
+from nif_zoo.rng import fan_in_normal
 
 
 def coupling_scale(raw):
@@ -45,8 +46,10 @@ class ConvConditioner(nn.Module):
 
     @nn.compact
     def __call__(self, h):
-        h = nn.relu(nn.Conv(self.width, (3, 3), padding="SAME", name="conv_in")(h))
-        h = nn.relu(nn.Conv(self.width, (1, 1), padding="SAME", name="conv_hidden")(h))
+        h = nn.relu(nn.Conv(self.width, (3, 3), padding="SAME", kernel_init=fan_in_normal,
+                            name="conv_in")(h))
+        h = nn.relu(nn.Conv(self.width, (1, 1), padding="SAME", kernel_init=fan_in_normal,
+                            name="conv_hidden")(h))
         return nn.Conv(
             self.out_channels, (3, 3), padding="SAME", name="conv_out",
             kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros,

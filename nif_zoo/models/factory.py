@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.flows.glow import Glow
 from nif_zoo.models.flow_model import ImageFlow
@@ -128,7 +129,7 @@ def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
     shape = tuple(config["image_shape"])
     if init_images is None:
         key = jax.random.fold_in(jax.random.key(config["seed"]), 1)
-        return jax.random.uniform(key, (16,) + shape, jnp.float32)
+        return rng.uniform(key, (16,) + shape, jnp.float32)
     arr = check_images(init_images, shape, config["n_bits"])
     if np.issubdtype(arr.dtype, np.integer):
         return quantize.dequantize(arr, config["n_bits"])

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.models.flow_model import ImageFlow
 from nif_zoo.models.validation import (
@@ -175,7 +176,7 @@ class Model:
         temperature = check_non_negative("temperature", temperature)
         s = check_non_negative("s", s)
         latent_key, noise_key = jax.random.split(as_key(seed))
-        eps = jax.random.normal(latent_key, (num, self.latent_dim), jnp.float32)
+        eps = rng.normal(latent_key, (num, self.latent_dim), jnp.float32)
         y = self.decode(np.asarray(temperature * eps), s=s, seed=noise_key, isotropic=isotropic,
                         batch_size=batch_size)
         return quantize.quantize(y, self.n_bits)

@@ -28,6 +28,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nif_zoo import rng
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -148,7 +150,7 @@ def sample_stochastic_inverse(key, x, A, b, log_var):
     st = statistics(x, A, b, log_var)
     chol = jnp.linalg.cholesky(st.lam)
     mode = cholesky_solve(chol, st.u)
-    eps = jax.random.normal(key, mode.shape, mode.dtype)
+    eps = rng.normal(key, mode.shape, mode.dtype)
     return mode + solve_lower(chol, eps, transpose=True)
 
 
@@ -186,7 +188,7 @@ def decode_mean(z, A, b):
 def noise(key, shape, log_var, s=1.0, isotropic=False):
     """sqrt(s) * Sigma^(1/2) eps (or sqrt(s) eps with ``isotropic``), eps ~ N(0, I)."""
     std = jnp.ones_like(log_var) if isotropic else jnp.exp(0.5 * log_var)
-    return jnp.sqrt(s) * std * jax.random.normal(key, shape, log_var.dtype)
+    return jnp.sqrt(s) * std * rng.normal(key, shape, log_var.dtype)
 
 
 def generate(key, z, A, b, log_var, s=1.0, isotropic=False):

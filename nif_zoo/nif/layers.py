@@ -26,6 +26,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from nif_zoo.nif import gaussian, upsample
+from nif_zoo.rng import orthogonal
 
 ESTIMATES = ("mode", "posterior_mean")
 
@@ -52,7 +53,7 @@ class DenseNIF(nn.Module):
         n = math.prod(self.event_shape)
         if not 0 < self.latent_dim <= n:
             raise ValueError(f"latent_dim must be in [1, N={n}]; got {self.latent_dim}")
-        self.A = self.param("A", nn.initializers.orthogonal(), (n, self.latent_dim))
+        self.A = self.param("A", orthogonal, (n, self.latent_dim))
         self.b = self.param("b", nn.initializers.zeros, (n,))
         self.log_var = self.param("log_var", nn.initializers.zeros, (n,))
 
@@ -105,7 +106,7 @@ class UpsampleNIF(nn.Module):
             raise ValueError(
                 f"latent_channels must be in [1, f^2 c = {f * f * c}]; got {self.latent_channels}"
             )
-        self.W = self.param("W", nn.initializers.orthogonal(), (f * f * c, self.latent_channels))
+        self.W = self.param("W", orthogonal, (f * f * c, self.latent_channels))
         self.b = self.param("b", nn.initializers.zeros, tuple(self.event_shape))
         self.log_var = self.param("log_var", nn.initializers.zeros, tuple(self.event_shape))
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from nif_zoo.nif import gaussian
 from nif_zoo.nif.layers import noise_key
+from nif_zoo.rng import fan_in_normal, orthogonal
 
 
 class StochasticCoupling(nn.Module):
@@ -38,12 +39,12 @@ class StochasticCoupling(nn.Module):
         n2, m2 = self.data_dim, self.latent_dim
         if not 0 < m2 <= n2:
             raise ValueError(f"latent_dim must be in [1, N2={n2}]; got {m2}")
-        a0 = self.param("A0", nn.initializers.orthogonal(), (n2, m2))
+        a0 = self.param("A0", orthogonal, (n2, m2))
         b0 = self.param("b0", nn.initializers.zeros, (n2,))
         lv0 = self.param("log_var0", nn.initializers.zeros, (n2,))
         h = x1
         for k in range(self.depth):
-            h = nn.relu(nn.Dense(self.hidden, name=f"hidden_{k}")(h))
+            h = nn.relu(nn.Dense(self.hidden, kernel_init=fan_in_normal, name=f"hidden_{k}")(h))
         out = nn.Dense(n2 * m2 + 2 * n2, kernel_init=nn.initializers.zeros, name="out")(h)
         lead = x1.shape[:-1]
         A = a0 + out[..., : n2 * m2].reshape(lead + (n2, m2))
