@@ -54,7 +54,7 @@ def test_embeddings_and_decoding_equal_dense_formulas(c_x, c_z):
     for fn in ("posterior_mean", "prior_posterior_mean"):
         np.testing.assert_allclose(
             np.asarray(getattr(upsample, fn)(x, W, b, lv, F)).reshape(n, -1),
-            getattr(gaussian, fn)(*dense), rtol=1e-3, atol=1e-4)  # square W: cond ~1e3
+            getattr(gaussian, fn)(*dense), rtol=1e-4, atol=2e-3)  # float32; square W, values ~10
     z = np.random.default_rng(1).normal(size=(n, H, W_, c_z)).astype(np.float32)
     np.testing.assert_allclose(
         np.asarray(upsample.decode_mean(z, W, b, F)).reshape(n, -1),
