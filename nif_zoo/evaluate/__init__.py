@@ -1,0 +1,1 @@
+"""Evaluation: metrics, image grids and plots."""
