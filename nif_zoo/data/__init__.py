@@ -1,1 +1,5 @@
-"""Data sources and preprocessing."""
+"""Data sources and preprocessing: uint8 image datasets with deterministic batches."""
+from nif_zoo.data.dataset import ImageDataset
+from nif_zoo.data.sources import SOURCES, load_dataset
+
+__all__ = ["ImageDataset", "SOURCES", "load_dataset"]

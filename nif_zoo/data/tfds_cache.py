@@ -1,0 +1,97 @@
+"""Cache a prepared image folder as a tensorflow-datasets array_record dataset.
+
+Reading and fitting thousands of image files is slow; the second run should not do it.
+The prepared uint8 arrays are written once by a custom tfds builder that stores raw
+arrays (``tfds.features.Tensor``, array_record files: no TensorFlow needed) under
+``cache_dir/<key>``, where the key hashes the file list (paths, sizes, modification
+times), the target shape and the fit mode; any change to the folder is a new key.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> str:
+    return os.environ.get("NIF_ZOO_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "nif-zoo")
+
+
+def cache_key(paths, image_shape, fit) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([CACHE_FORMAT, list(image_shape or ()), fit]).encode())
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"{os.path.abspath(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def builder_class():
+    import tensorflow_datasets as tfds
+
+    class NifZooImageArrays(tfds.core.GeneratorBasedBuilder):
+        """Raw uint8 images (+ labels and the original index) from in-memory arrays."""
+
+        VERSION = tfds.core.Version("1.0.0")
+
+        def __init__(self, *, images=None, labels=None, image_shape=None, **kwargs):
+            self._images, self._labels, self._shape = images, labels, image_shape
+            super().__init__(**kwargs)
+
+        def _info(self):
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+                "image": tfds.features.Tensor(shape=tuple(self._shape), dtype=np.uint8),
+                "label": tfds.features.Tensor(shape=(), dtype=np.int64),
+                "index": tfds.features.Tensor(shape=(), dtype=np.int64),
+            }))
+
+        def _split_generators(self, dl_manager):
+            return {"data": self._generate_examples()}
+
+        def _generate_examples(self):
+            for i, img in enumerate(self._images):
+                label = -1 if self._labels is None else int(self._labels[i])
+                yield i, {"image": img, "label": label, "index": i}
+
+    return NifZooImageArrays
+
+
+_BUILDER = None
+
+
+def cached(prepare, *, paths, image_shape, fit, cache_dir=None):
+    """``prepare()`` -> (images, labels), through the array_record cache."""
+    global _BUILDER
+    root = os.path.join(cache_dir or default_cache_dir(), "folders",
+                        cache_key(paths, image_shape, fit))
+    meta_path = os.path.join(root, "meta.json")
+    if _BUILDER is None:
+        _BUILDER = builder_class()
+    if os.path.exists(meta_path):
+        with open(meta_path) as fh:
+            meta = json.load(fh)
+        builder = _BUILDER(data_dir=root, image_shape=meta["image_shape"],
+                           file_format="array_record")
+    else:
+        images, labels = prepare()
+        builder = _BUILDER(images=images, labels=labels, image_shape=images.shape[1:],
+                           data_dir=root, file_format="array_record")
+        builder.download_and_prepare()
+        meta = {"image_shape": list(images.shape[1:]), "has_labels": labels is not None,
+                "count": len(images)}
+        with open(meta_path + ".tmp", "w") as fh:
+            json.dump(meta, fh)
+        os.replace(meta_path + ".tmp", meta_path)  # the cache counts only once complete
+        return images, labels
+    source = builder.as_data_source(split="data")
+    records = [source[i] for i in range(len(source))]
+    order = np.argsort([r["index"] for r in records])
+    images = np.stack([records[i]["image"] for i in order]).astype(np.uint8)
+    labels = (np.asarray([records[i]["label"] for i in order], np.int64)
+              if meta["has_labels"] else None)
+    return images, labels
