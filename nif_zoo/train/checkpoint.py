@@ -1,0 +1,39 @@
+"""Orbax checkpoints of a training run: the state pytree (step, params, constants,
+optimiser state) under ``out_dir/checkpoints/<step>``. Orbax writes each checkpoint to a
+temporary folder and renames it when complete, so a kill during a save leaves the
+previous checkpoint intact; an unfinished one is ignored on restore. The run's config
+(``config.json``), model config (``model.json``) and metrics log (``metrics.jsonl``)
+sit next to it."""
+from __future__ import annotations
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+
+def manager(out_dir: str, keep: int = 2) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=max(1, keep),
+                                           enable_async_checkpointing=False, create=True)
+    return ocp.CheckpointManager(os.path.join(os.path.abspath(out_dir), "checkpoints"),
+                                 options=options)
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
+    mngr.save(step, args=ocp.args.StandardSave(state), force=True)
+    mngr.wait_until_finished()
+
+
+def abstract(tree):
+    """Arrays -> ``jax.ShapeDtypeStruct`` with the same shape, dtype and sharding."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding),
+                        tree)
+
+
+def restore(mngr: ocp.CheckpointManager, target, step=None):
+    """Restore the latest (or ``step``) state into ``target``'s structure, dtypes and
+    shardings (a pytree of ``jax.ShapeDtypeStruct``, see :func:`abstract`)."""
+    step = mngr.latest_step() if step is None else step
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint in {mngr.directory}")
+    return mngr.restore(step, args=ocp.args.StandardRestore(target))

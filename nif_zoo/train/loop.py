@@ -1,0 +1,224 @@
+"""The training loop: bits/dim of uniformly dequantised data, Adam with linear warmup and
+gradient clipping (optax), orbax checkpoints, resumable, data parallel.
+
+Everything random is a function of ``train.seed`` and the step: the batch of step k
+(``ImageDataset.batch_at``), its dequantisation noise (``fold_in(seed, k)``) and the model
+init (``create_model(seed=...)`` with the step-0 batch for ActNorm). A run killed and
+resumed from its last checkpoint therefore ends with the same parameters as a run that
+was never interrupted, and NF / NIF runs with the same seed are a fair comparison.
+
+A non-finite gradient skips its update (``optax.apply_if_finite``) and is counted;
+``train.max_nonfinite`` consecutive skips stop the run with an error, leaving the last
+good checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from typing import Any, Dict, List, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from nif_zoo.data import load_dataset, quantize
+from nif_zoo.models import Model, create_model
+from nif_zoo.models.flow_model import ImageFlow
+from nif_zoo.train import checkpoint, sharding
+from nif_zoo.train.config import make_config, save_config
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised after ``max_nonfinite`` consecutive non-finite gradients."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: Model
+    final_step: int
+    history: List[Dict[str, Any]]
+
+
+def make_optimizer(train_cfg: Dict[str, Any]) -> optax.GradientTransformation:
+    warmup = train_cfg["warmup_steps"]
+    lr = train_cfg["learning_rate"]
+    schedule = optax.linear_schedule(lr / max(warmup, 1), lr, warmup) if warmup else lr
+    inner = optax.chain(optax.clip_by_global_norm(train_cfg["clip_norm"]),
+                        optax.adam(schedule))
+    # the loop stops the run after max_nonfinite skips; never apply a non-finite update
+    return optax.apply_if_finite(inner, max_consecutive_errors=2 ** 30)
+
+
+def bpd_loss(module, params, constants, y, n_bits: int):
+    """Mean bits/dim of a dequantised batch y in (0, 1)."""
+    log_density = module.apply({"params": params, "constants": constants}, y,
+                               method=ImageFlow.log_density)
+    num_dims = math.prod(y.shape[1:])
+    return jnp.mean(quantize.bits_per_dim(quantize.discrete_log_prob(log_density, num_dims,
+                                                                    n_bits), num_dims))
+
+
+def make_train_step(module, optimizer, n_bits: int, seed: int):
+    base_key = jax.random.fold_in(jax.random.key(seed), 0x5EED)
+
+    def train_step(state, batch):
+        key = jax.random.fold_in(base_key, state["step"])
+        y = quantize.dequantize(batch, n_bits, key)
+        loss, grads = jax.value_and_grad(bpd_loss, argnums=1)(
+            module, state["params"], state["constants"], y, n_bits)
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        new_state = dict(state, step=state["step"] + 1, opt_state=opt_state,
+                         params=optax.apply_updates(state["params"], updates))
+        metrics = {"loss_bpd": loss, "grad_norm": optax.global_norm(grads),
+                   "nonfinite_in_a_row": opt_state.notfinite_count,
+                   "nonfinite_total": opt_state.total_notfinite}
+        return new_state, metrics
+
+    return jax.jit(train_step, donate_argnums=0)
+
+
+def append_jsonl(path: str, record: Dict[str, Any]):
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def truncate_jsonl(path: str, last_step: int):
+    """Drop log lines past ``last_step`` (work lost with a kill, redone on resume)."""
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        keep = [line for line in fh if line.strip() and json.loads(line)["step"] <= last_step]
+    with open(path + ".tmp", "w") as fh:
+        fh.writelines(keep)
+    os.replace(path + ".tmp", path)
+
+
+def load_datasets(config):
+    d, t = config["data"], config["train"]
+    common = dict(image_shape=d["image_shape"], n_bits=d["n_bits"], data_dir=d["data_dir"],
+                  fit=d["fit"])
+    train_data = load_dataset(d["dataset"], "train", flip=d["flip"], limit=d["limit"], **common)
+    eval_data = (load_dataset(d["dataset"], d["eval_split"], limit=d["eval_limit"], **common)
+                 if d["eval_split"] else None)
+    train_data.steps_per_epoch(t["batch_size"])  # fails early on a too-large batch
+    return train_data, eval_data
+
+
+def initial_model(config, train_data) -> Model:
+    d, t = config["data"], config["train"]
+    first = train_data.batch_at(0, t["batch_size"], t["seed"])
+    return create_model(image_shape=tuple(d["image_shape"]), n_bits=d["n_bits"],
+                        seed=t["seed"], init_images=first, **config["model"])
+
+
+def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/default", *,
+          resume: bool = False, devices=None, progress: bool = True) -> TrainResult:
+    """Train per ``raw_config`` (see :mod:`nif_zoo.train.config`), writing checkpoints and
+    logs to ``out_dir``; ``resume=True`` continues from its latest checkpoint."""
+    from tqdm.auto import tqdm
+
+    config = make_config(raw_config)
+    t = config["train"]
+    sharding.maybe_initialize_distributed()
+    mesh = sharding.data_mesh(devices)
+    train_data, eval_data = load_datasets(config)
+    model = initial_model(config, train_data)
+    optimizer = make_optimizer(t)
+    params = model.variables["params"]
+    state = sharding.replicate({"step": jnp.zeros((), jnp.int32), "params": params,
+                                "constants": model.variables.get("constants", {}),
+                                "opt_state": optimizer.init(params)}, mesh)
+
+    os.makedirs(out_dir, exist_ok=True)
+    mngr = checkpoint.manager(out_dir, t["keep_checkpoints"])
+    log_path = os.path.join(out_dir, "metrics.jsonl")
+    if mngr.latest_step() is not None:
+        if not resume:
+            raise FileExistsError(f"{out_dir} already has checkpoints (latest step "
+                                  f"{mngr.latest_step()}); pass resume=True (--resume) or a new "
+                                  "output folder")
+        state = checkpoint.restore(mngr, checkpoint.abstract(state))
+        truncate_jsonl(log_path, int(state["step"]))
+    elif os.path.exists(log_path):
+        os.remove(log_path)
+    save_config(config, os.path.join(out_dir, "config.json"))
+    save_config(model.config, os.path.join(out_dir, "model.json"))
+
+    step_fn = make_train_step(model.module, optimizer, config["data"]["n_bits"], t["seed"])
+    start = int(state["step"])
+    history: List[Dict[str, Any]] = []
+    bar = tqdm(total=t["steps"], initial=start, disable=not progress, unit="step",
+               dynamic_ncols=True)
+    tick, tick_step = time.perf_counter(), start
+    try:
+        for step in range(start, t["steps"]):
+            batch = sharding.shard_batch(train_data.batch_at(step, t["batch_size"], t["seed"]),
+                                         mesh)
+            state, metrics = step_fn(state, batch)
+            done = step + 1
+            bar.update(1)
+            if done % t["log_every"] == 0 or done == t["steps"]:
+                record = {"step": done, **{k: float(v) if "loss" in k or "norm" in k else int(v)
+                                           for k, v in jax.device_get(metrics).items()}}
+                now = time.perf_counter()
+                record["images_per_s"] = (done - tick_step) * t["batch_size"] / (now - tick)
+                tick, tick_step = now, done
+                append_jsonl(log_path, record)
+                history.append(record)
+                bar.set_postfix(bpd=f"{record['loss_bpd']:.4f}",
+                                img_s=f"{record['images_per_s']:.0f}")
+                if t["max_nonfinite"] and record["nonfinite_in_a_row"] >= t["max_nonfinite"]:
+                    raise TrainingDiverged(
+                        f"{record['nonfinite_in_a_row']} non-finite gradients in a row at step "
+                        f"{done}; stopped. The last good checkpoint is step "
+                        f"{mngr.latest_step()} in {out_dir}")
+            if (t["checkpoint_every"] and done % t["checkpoint_every"] == 0) or done == t["steps"]:
+                checkpoint.save(mngr, done, state)
+                tick = time.perf_counter()  # images/s counts training, not saving
+            if eval_data is not None and ((t["eval_every"] and done % t["eval_every"] == 0)
+                                          or done == t["steps"]):
+                trained = model.with_variables(variables_of(state))
+                record = {"step": done, "eval_bpd": trained.bits_per_dim(eval_data.images),
+                          "eval_split": eval_data.split, "eval_images": len(eval_data)}
+                append_jsonl(log_path, record)
+                history.append(record)
+                bar.write(f"step {done}: {eval_data.split} bits/dim {record['eval_bpd']:.4f} "
+                          f"({len(eval_data)} images)")
+                tick = time.perf_counter()
+    finally:
+        bar.close()
+        mngr.close()
+    return TrainResult(model.with_variables(variables_of(state)), int(state["step"]), history)
+
+
+def variables_of(state):
+    return {"params": state["params"], "constants": state["constants"]}
+
+
+def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
+    """The Model of a training run's latest (or ``step``) checkpoint."""
+    with open(os.path.join(out_dir, "config.json")) as fh:
+        config = json.load(fh)
+    with open(os.path.join(out_dir, "model.json")) as fh:
+        model_config = json.load(fh)
+    model = Model(model_config, None)
+    y = jnp.zeros((1,) + tuple(model_config["image_shape"]), jnp.float32)
+    variables = jax.eval_shape(lambda: model.module.init(jax.random.key(0), y,
+                                                          method=ImageFlow.log_density))
+    optimizer = make_optimizer(make_config(config)["train"])
+    shapes = {"step": jax.ShapeDtypeStruct((), jnp.int32), "params": variables["params"],
+              "constants": variables.get("constants", {}),
+              "opt_state": jax.eval_shape(optimizer.init, variables["params"])}
+    on_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=on_device),
+                          shapes)
+    mngr = checkpoint.manager(out_dir)
+    try:
+        state = checkpoint.restore(mngr, target, step)
+    finally:
+        mngr.close()
+    return model.with_variables(variables_of(state))
