@@ -96,8 +96,8 @@ def train_config_from_args(args):
         value = getattr(args, f"{section}.{key}")
         if value is not None:
             config[section][key] = list(value) if key == "image_shape" else value
-    if config["model"].get("kind") == "nf":
-        config["model"].pop("latent_dim", None)
+    if config["model"].get("kind") == "nf" and getattr(args, "model.latent_dim") is None:
+        config["model"].pop("latent_dim", None)  # the default M is a NIF's
     return config
 
 

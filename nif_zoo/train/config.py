@@ -59,6 +59,8 @@ def load_config(path: str) -> Dict[str, Any]:
 
 def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
     config = merge(DEFAULTS, raw or {})
+    if config["model"].get("kind") == "nf" and "latent_dim" not in (raw or {}).get("model", {}):
+        config["model"].pop("latent_dim", None)  # the default M is a NIF's; an NF has none
     t = config["train"]
     for key in ("batch_size", "steps", "log_every"):
         if not isinstance(t[key], int) or t[key] < 1:

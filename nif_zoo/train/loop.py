@@ -73,7 +73,7 @@ def make_train_step(module, optimizer, n_bits: int, seed: int):
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         new_state = dict(state, step=state["step"] + 1, opt_state=opt_state,
                          params=optax.apply_updates(state["params"], updates))
-        metrics = {"loss_bpd": loss, "grad_norm": optax.global_norm(grads),
+        metrics = {"loss_bpd": loss, "grad_norm": optax.tree.norm(grads),
                    "nonfinite_in_a_row": opt_state.notfinite_count,
                    "nonfinite_total": opt_state.total_notfinite}
         return new_state, metrics

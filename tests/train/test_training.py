@@ -1,0 +1,140 @@
+"""Training: fair NF/NIF comparison, falling loss, non-finite skips, resume after a kill,
+data parallelism on 4 forced CPU devices."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nif_zoo.train import TrainingDiverged, load_trained, make_config, train
+from nif_zoo.train import loop
+
+TINY = {
+    "model": {"kind": "nif", "levels": 2, "steps": 1, "width": 8, "latent_dim": 4},
+    "data": {"dataset": "mnist", "image_shape": [8, 8, 1], "fit": "resize", "limit": 256,
+             "eval_limit": 64},
+    "train": {"batch_size": 16, "steps": 30, "learning_rate": 2e-3, "warmup_steps": 5,
+              "checkpoint_every": 10, "log_every": 5, "seed": 7},
+}
+
+
+def tiny(**sections):
+    cfg = json.loads(json.dumps(TINY))
+    for section, values in sections.items():
+        cfg[section].update(values)
+    return cfg
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_nf_and_nif_runs_share_batches_and_the_initial_glow():
+    nif_cfg = make_config(tiny())
+    nf_raw = tiny(model={"kind": "nf"})
+    nf_raw["model"].pop("latent_dim")
+    nf_cfg = make_config(nf_raw)
+    (nif_data, _), (nf_data, _) = loop.load_datasets(nif_cfg), loop.load_datasets(nf_cfg)
+    for step in (0, 1, 15, 16, 40):
+        np.testing.assert_array_equal(nif_data.batch_at(step, 16, 7), nf_data.batch_at(step, 16, 7))
+    nif = loop.initial_model(nif_cfg, nif_data)
+    nf = loop.initial_model(nf_cfg, nf_data)
+    for a, b in zip(leaves(nif.variables["params"]["glow"]), leaves(nf.variables["params"]["glow"])):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_lowers_bits_per_dim_and_reloads(tmp_path):
+    result = train(tiny(), str(tmp_path / "run"), progress=False)
+    losses = [h["loss_bpd"] for h in result.history if "loss_bpd" in h]
+    assert losses[-1] < losses[0] - 0.2, losses
+    evals = [h for h in result.history if "eval_bpd" in h]
+    assert evals and np.isfinite(evals[-1]["eval_bpd"])
+    reloaded = load_trained(str(tmp_path / "run"))
+    for a, b in zip(leaves(reloaded.variables), leaves(result.model.variables)):
+        np.testing.assert_array_equal(a, b)
+    with open(tmp_path / "run" / "metrics.jsonl") as fh:
+        logged = [json.loads(line) for line in fh]
+    assert [r["step"] for r in logged if "loss_bpd" in r] == [5, 10, 15, 20, 25, 30]
+    with pytest.raises(FileExistsError, match="resume"):
+        train(tiny(), str(tmp_path / "run"), progress=False)
+
+
+def test_non_finite_gradients_are_skipped_then_stop_the_run(tmp_path, monkeypatch):
+    real = loop.bpd_loss
+    calls = {"n": 0}
+
+    def poisoned(*args):
+        return real(*args) * jnp.nan
+
+    cfg = tiny(train={"steps": 20, "log_every": 1, "checkpoint_every": 2, "max_nonfinite": 3})
+    first = train(tiny(train={"steps": 2, "checkpoint_every": 2}), str(tmp_path / "run"),
+                  progress=False)
+    monkeypatch.setattr(loop, "bpd_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="3 non-finite gradients in a row"):
+        train(cfg, str(tmp_path / "run"), resume=True, progress=False)
+    # the updates were skipped: the last checkpoint still holds the good parameters
+    kept = load_trained(str(tmp_path / "run"))
+    for a, b in zip(leaves(kept.variables["params"]), leaves(first.model.variables["params"])):
+        np.testing.assert_array_equal(a, b)
+        assert np.all(np.isfinite(a))
+
+
+@pytest.mark.slow
+def test_a_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+    cfg = tiny(train={"steps": 150, "checkpoint_every": 5, "log_every": 5})
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(cfg))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "nif_zoo.cli", "train", "--config",
+                             str(cfg_path), "--out", str(killed), "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_dir = killed / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        steps = [int(d) for d in os.listdir(ckpt_dir) if d.isdigit()] if ckpt_dir.exists() else []
+        if steps and max(steps) >= 10:
+            break
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    steps = [int(d) for d in os.listdir(ckpt_dir) if d.isdigit()]
+    assert 10 <= max(steps) < 150, steps
+    resumed = train(cfg, str(killed), resume=True, progress=False)
+    straight = train(cfg, str(tmp_path / "straight"), progress=False)
+    assert resumed.final_step == straight.final_step == 150
+    for a, b in zip(leaves(resumed.model.variables), leaves(straight.model.variables)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_four_devices_match_one_device(tmp_path):
+    script = textwrap.dedent(f"""
+        import json, sys
+        import jax, numpy as np
+        from nif_zoo.train import train
+        assert len(jax.devices()) == 4, jax.devices()
+        cfg = json.loads({json.dumps(json.dumps(tiny(train={"steps": 6, "log_every": 1})))})
+        four = train(cfg, sys.argv[1] + "/four", devices=jax.devices(), progress=False)
+        one = train(cfg, sys.argv[1] + "/one", devices=jax.devices()[:1], progress=False)
+        leaf = jax.tree.leaves(four.model.variables["params"])[0]
+        assert len(leaf.sharding.device_set) == 4, leaf.sharding
+        l4 = [h["loss_bpd"] for h in four.history if "loss_bpd" in h]
+        l1 = [h["loss_bpd"] for h in one.history if "loss_bpd" in h]
+        np.testing.assert_allclose(l4, l1, rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(four.model.variables), jax.tree.leaves(one.model.variables)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+        print("MATCH", l4)
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "MATCH" in out.stdout
