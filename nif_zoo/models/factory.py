@@ -8,6 +8,11 @@ Kinds (SPEC section 5):
   default) or ``prior="upsample"`` (the O(dim z) nearest-neighbour form on the Glow's
   latent image, latent (H/f, W/f, M f^2 / (H W)); ``upsample_factor`` f is chosen as the
   smallest power of two that fits when not given).
+* ``"deep_nif"``: z ~ N(0, I_M) -> low-dimensional MLP flow -> Gaussian NIF (``nif="dense"``
+  or ``"upsample"``) -> the same Glow; trained by the ELBO, evaluated by the IW bound
+  (:mod:`nif_zoo.models.deep_nif`). Options ``prior_layers`` (couplings, default 4; paper
+  10), ``prior_hidden`` (units, 256; paper 1024), ``prior_depth`` (hidden layers, 2; paper
+  4), ``elbo_samples`` (1), ``iw_samples`` (64).
 
 Options: ``prior``, ``upsample_factor``, ``additive`` (additive coupling, default False),
 ``lu`` (LU 1x1 convolutions, default True), ``scan`` (scan over the K steps, default
@@ -26,14 +31,22 @@ import numpy as np
 from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.flows.glow import Glow
+from nif_zoo.flows.mlp_flow import MLPFlow
+from nif_zoo.models.deep_nif import DeepImageFlow
 from nif_zoo.models.flow_model import ImageFlow
 from nif_zoo.models.model import Model
 from nif_zoo.models.priors import DenseNIF, StandardNormal, UpsampleNIF
 from nif_zoo.models.validation import check_count, check_images
 
-KINDS = ("nf", "nif")
+KINDS = ("nf", "nif", "deep_nif")
 PRIORS = ("dense", "upsample")
-CONFIG_OPTIONS = ("prior", "upsample_factor", "additive", "lu", "scan")
+GLOW_OPTIONS = ("additive", "lu", "scan")
+NIF_OPTIONS = ("prior", "upsample_factor")
+DEEP_NIF_OPTIONS = ("nif", "upsample_factor", "prior_layers", "prior_hidden", "prior_depth",
+                    "elbo_samples", "iw_samples")
+DEEP_NIF_DEFAULTS = dict(prior_layers=4, prior_hidden=256, prior_depth=2, elbo_samples=1,
+                         iw_samples=64)
+CONFIG_OPTIONS = GLOW_OPTIONS + NIF_OPTIONS + DEEP_NIF_OPTIONS[:1] + DEEP_NIF_OPTIONS[2:]
 FORMAT_VERSION = 1
 
 
@@ -78,22 +91,31 @@ def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
                   n_bits=n_bits, seed=int(seed), additive=bool(options.get("additive", False)),
                   lu=bool(options.get("lu", True)), scan=bool(options.get("scan", True)),
                   format_version=FORMAT_VERSION)
+    allowed = set(GLOW_OPTIONS) | set({"nf": (), "nif": NIF_OPTIONS,
+                                       "deep_nif": DEEP_NIF_OPTIONS}[kind])
+    misplaced = sorted(set(options) - allowed)
+    if misplaced:
+        raise ValueError(f"options {misplaced} do not apply to kind={kind!r}")
     if kind == "nf":
         if latent_dim not in (None, n):
             raise ValueError(f"an NF's latent is all N={n} dimensions; got latent_dim={latent_dim}")
-        if "prior" in options or "upsample_factor" in options:
-            raise ValueError("prior and upsample_factor are NIF options")
         config["latent_dim"] = n
         return config
     if latent_dim is None:
-        raise ValueError("kind='nif' needs latent_dim (M, e.g. 64)")
+        raise ValueError(f"kind={kind!r} needs latent_dim (M, e.g. 64)")
     latent_dim = check_count("latent_dim", latent_dim)
     if latent_dim > n:
         raise ValueError(f"latent_dim must be <= N = H W C = {n}; got {latent_dim}")
-    prior = options.get("prior", "dense")
+    prior = options.get("prior" if kind == "nif" else "nif", "dense")
     if prior not in PRIORS:
-        raise ValueError(f"prior must be one of {PRIORS}; got {prior!r}")
-    config.update(latent_dim=latent_dim, prior=prior)
+        raise ValueError(f"{'prior' if kind == 'nif' else 'nif'} must be one of {PRIORS}; "
+                         f"got {prior!r}")
+    config.update({"latent_dim": latent_dim, "prior" if kind == "nif" else "nif": prior})
+    if kind == "deep_nif":
+        if latent_dim < 2:
+            raise ValueError("deep_nif needs latent_dim >= 2 (its prior flow couples halves)")
+        for key, default in DEEP_NIF_DEFAULTS.items():
+            config[key] = check_count(key, options.get(key, default))
     if prior == "upsample":
         factor = options.get("upsample_factor") or choose_upsample_factor(shape, latent_dim)
         factor = check_count("upsample_factor", factor)
@@ -104,24 +126,31 @@ def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
                              f"image_shape {shape}")
         config["upsample_factor"] = factor
     elif "upsample_factor" in options:
-        raise ValueError("upsample_factor needs prior='upsample'")
+        raise ValueError("upsample_factor needs the upsample form")
     return config
 
 
-def module_from_config(config: Dict[str, Any]) -> ImageFlow:
+def module_from_config(config: Dict[str, Any]):
+    """The Flax module of a config: ``ImageFlow`` (nf, nif) or ``DeepImageFlow``."""
     shape = tuple(config["image_shape"])
     glow = Glow(levels=config["levels"], steps=config["steps"], width=config["width"],
                 additive=config.get("additive", False), lu=config.get("lu", True),
                 scan=config.get("scan", True))
     if config["kind"] == "nf":
-        prior = StandardNormal(shape)
-    elif config.get("prior", "dense") == "dense":
-        prior = DenseNIF(shape, config["latent_dim"])
+        return ImageFlow(glow=glow, prior=StandardNormal(shape))
+    form = config["prior"] if config["kind"] == "nif" else config["nif"]
+    if form == "dense":
+        nif = DenseNIF(shape, config["latent_dim"])
     else:
         f = config["upsample_factor"]
         channels = config["latent_dim"] // ((shape[0] // f) * (shape[1] // f))
-        prior = UpsampleNIF(shape, f, channels)
-    return ImageFlow(glow=glow, prior=prior)
+        nif = UpsampleNIF(shape, f, channels)
+    if config["kind"] == "nif":
+        return ImageFlow(glow=glow, prior=nif)
+    prior_flow = MLPFlow(layers=config["prior_layers"], hidden=config["prior_hidden"],
+                         depth=config["prior_depth"])
+    return DeepImageFlow(glow=glow, nif=nif, prior_flow=prior_flow,
+                         elbo_samples=config["elbo_samples"], iw_samples=config["iw_samples"])
 
 
 def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
@@ -140,8 +169,9 @@ def init_variables(config: Dict[str, Any], module: ImageFlow, init_images=None):
     """Initial variables from ``config['seed']``; the Glow's depend only on seed and data,
     so an NF and a NIF with the same seed and data start from the same Glow."""
     y = init_batch(config, init_images)
-    return jax.jit(lambda k, b: module.init({"params": k}, b, method=ImageFlow.log_density))(
-        jax.random.key(config["seed"]), y)
+    key = jax.random.key(config["seed"])
+    return jax.jit(lambda k, b: module.init(
+        {"params": k, "posterior": jax.random.fold_in(k, 2)}, b, method="log_density"))(key, y)
 
 
 def create_model(kind: str, *, image_shape, levels: int, steps: int, width: int,

@@ -20,7 +20,6 @@ import numpy as np
 
 from nif_zoo import rng
 from nif_zoo.data import quantize
-from nif_zoo.models.flow_model import ImageFlow
 from nif_zoo.models.validation import (
     check_count, check_images, check_latent, check_non_negative,
 )
@@ -54,7 +53,7 @@ def pad_to(arr, size: int):
 class Model:
     """A trained or fresh NF / NIF image model. Build one with :func:`nif_zoo.create_model`."""
 
-    def __init__(self, config: Dict[str, Any], variables, module: Optional[ImageFlow] = None):
+    def __init__(self, config: Dict[str, Any], variables, module=None):
         from nif_zoo.models.factory import module_from_config  # the factory builds Models too
 
         self.config = dict(config)
@@ -97,17 +96,26 @@ class Model:
     # ------------------------------------------------------------------ compiled functions
     @functools.cached_property
     def _log_density(self):
-        return jax.jit(functools.partial(self.module.apply, method=ImageFlow.log_density))
+        def log_density(variables, y, key):
+            return self.module.apply(variables, y, method="log_density", rngs={"posterior": key})
+        return jax.jit(log_density)
+
+    @functools.cached_property
+    def _bound(self):
+        def bound(variables, y, key, method, num_samples):
+            args = (y,) if method == "elbo" else (y, num_samples)
+            return self.module.apply(variables, *args, method=method, rngs={"posterior": key})
+        return jax.jit(bound, static_argnums=(3, 4))
 
     @functools.cached_property
     def _embed(self):
-        return jax.jit(functools.partial(self.module.apply, method=ImageFlow.embed),
+        return jax.jit(functools.partial(self.module.apply, method="embed"),
                        static_argnums=(2,))
 
     @functools.cached_property
     def _decode(self):
         def decode(variables, latent, s, key, isotropic):
-            return self.module.apply(variables, latent, s, isotropic, method=ImageFlow.decode,
+            return self.module.apply(variables, latent, s, isotropic, method="decode",
                                      rngs={"noise": key})
         return jax.jit(decode, static_argnums=(4,))
 
@@ -131,14 +139,46 @@ class Model:
         """log P(image) in nats, shape (n,): log p(y) - N log 2^n_bits (SPEC section 6).
 
         Integer images are dequantised at the bin centre, or with uniform noise when
-        ``key`` (a seed or JAX key) is given. Exact for NF and NIF (closed form)."""
+        ``key`` (a seed or JAX key) is given. Exact for NF and NIF (closed form); for a deep
+        NIF the importance-weighted lower bound with K = ``config["iw_samples"]`` and the
+        posterior draws of seed 0 (see :meth:`iw_bound` for other K and seeds)."""
+        posterior_key = jax.random.key(0)
         y = self._unit_images(images, None if key is None else as_key(key))
-        density = self._map_batches(lambda _, b: self._log_density(self.variables, b), y,
-                                    batch_size)
+        density = self._map_batches(
+            lambda i, b: self._log_density(self.variables, b,
+                                           jax.random.fold_in(posterior_key, i)),
+            y, batch_size)
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
+    def _deep_nif_bound(self, method, images, key, num_samples, batch_size, seed):
+        if self.kind != "deep_nif":
+            raise ValueError(f"{method} is defined for deep_nif models; this is {self.kind!r} "
+                             "(use log_prob: exact)")
+        num_samples = check_count("num_samples", num_samples)
+        posterior_key = as_key(seed)
+        y = self._unit_images(images, None if key is None else as_key(key))
+        density = self._map_batches(
+            lambda i, b: self._bound(self.variables, b, jax.random.fold_in(posterior_key, i),
+                                     method, num_samples), y, batch_size)
+        return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
+
+    def elbo(self, images, *, seed=0, key=None,
+             batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Deep NIF: the ELBO (training objective) in the units of :meth:`log_prob`, with
+        ``config["elbo_samples"]`` reparameterised draws z ~ q(z | x) from ``seed``;
+        ``key``: dequantisation noise as in :meth:`log_prob`."""
+        return self._deep_nif_bound("elbo", images, key, 1, batch_size, seed)
+
+    def iw_bound(self, images, *, num_samples: int = 64, seed=0, key=None,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Deep NIF: log (1/K) sum_k p(x, z_k) / q(z_k | x), K = ``num_samples`` draws from
+        ``seed``: a lower bound of log P(image) that tightens with K (units of
+        :meth:`log_prob`)."""
+        return self._deep_nif_bound("iw_bound", images, key, num_samples, batch_size, seed)
+
     def bits_per_dim(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> float:
-        """Mean bits per dimension of ``images`` (lower is better)."""
+        """Mean bits per dimension of ``images`` (lower is better; for a deep NIF an upper
+        bound, from the IW bound of :meth:`log_prob`)."""
         lp = self.log_prob(images, key=key, batch_size=batch_size)
         return float(np.mean(quantize.bits_per_dim(lp, self.num_dims)))
 
@@ -146,6 +186,7 @@ class Model:
               batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Latent codes (n, latent_dim), float32. NIF: the stochastic inverse's mode z+
         (``estimate="mode"``) or the posterior mean under N(0, I) (``"posterior_mean"``);
+        deep NIF: that mode pushed through the low-dimensional flow (eps space);
         NF: the flattened Glow latent."""
         if estimate not in ("mode", "posterior_mean"):
             raise ValueError(f"estimate must be 'mode' or 'posterior_mean'; got {estimate!r}")

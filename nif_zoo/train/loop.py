@@ -27,7 +27,6 @@ import optax
 
 from nif_zoo.data import load_dataset, quantize
 from nif_zoo.models import Model, create_model
-from nif_zoo.models.flow_model import ImageFlow
 from nif_zoo.train import checkpoint, sharding
 from nif_zoo.train.config import make_config, save_config
 
@@ -53,10 +52,11 @@ def make_optimizer(train_cfg: Dict[str, Any]) -> optax.GradientTransformation:
     return optax.apply_if_finite(inner, max_consecutive_errors=2 ** 30)
 
 
-def bpd_loss(module, params, constants, y, n_bits: int):
-    """Mean bits/dim of a dequantised batch y in (0, 1)."""
+def bpd_loss(module, params, constants, y, n_bits: int, key):
+    """Mean bits/dim of a dequantised batch y in (0, 1), by the model's training objective
+    (the exact log density for NF / NIF, the ELBO for a deep NIF)."""
     log_density = module.apply({"params": params, "constants": constants}, y,
-                               method=ImageFlow.log_density)
+                               method="training_log_density", rngs={"posterior": key})
     num_dims = math.prod(y.shape[1:])
     return jnp.mean(quantize.bits_per_dim(quantize.discrete_log_prob(log_density, num_dims,
                                                                     n_bits), num_dims))
@@ -69,7 +69,7 @@ def make_train_step(module, optimizer, n_bits: int, seed: int):
         key = jax.random.fold_in(base_key, state["step"])
         y = quantize.dequantize(batch, n_bits, key)
         loss, grads = jax.value_and_grad(bpd_loss, argnums=1)(
-            module, state["params"], state["constants"], y, n_bits)
+            module, state["params"], state["constants"], y, n_bits, jax.random.fold_in(key, 1))
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         new_state = dict(state, step=state["step"] + 1, opt_state=opt_state,
                          params=optax.apply_updates(state["params"], updates))
@@ -207,8 +207,8 @@ def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
         model_config = json.load(fh)
     model = Model(model_config, None)
     y = jnp.zeros((1,) + tuple(model_config["image_shape"]), jnp.float32)
-    variables = jax.eval_shape(lambda: model.module.init(jax.random.key(0), y,
-                                                          method=ImageFlow.log_density))
+    variables = jax.eval_shape(lambda: model.module.init(
+        {"params": jax.random.key(0), "posterior": jax.random.key(1)}, y, method="log_density"))
     optimizer = make_optimizer(make_config(config)["train"])
     shapes = {"step": jax.ShapeDtypeStruct((), jnp.int32), "params": variables["params"],
               "constants": variables.get("constants", {}),

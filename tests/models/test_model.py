@@ -31,6 +31,11 @@ def models():
         "nif": nif_zoo.create_model("nif", latent_dim=8, init_images=init, **SIZES),
         "nif_upsample": nif_zoo.create_model("nif", latent_dim=8, prior="upsample",
                                              init_images=init, **SIZES),
+        "deep_nif": nif_zoo.create_model("deep_nif", latent_dim=8, prior_layers=2,
+                                         prior_hidden=16, init_images=init, **SIZES),
+        "deep_nif_upsample": nif_zoo.create_model("deep_nif", latent_dim=8, nif="upsample",
+                                                  prior_layers=2, prior_hidden=16,
+                                                  init_images=init, **SIZES),
     }
 
 
@@ -39,7 +44,7 @@ def glow_latent(model, y):
 
 
 def test_nf_and_nif_start_from_the_same_glow(models):
-    for name in ("nif", "nif_upsample"):
+    for name in ("nif", "nif_upsample", "deep_nif"):
         for col in ("params", "constants"):
             a, b = models["nf"].variables[col]["glow"], models[name].variables[col]["glow"]
             assert jax.tree.structure(a) == jax.tree.structure(b)
@@ -81,7 +86,7 @@ def test_batches_do_not_change_results(models):
     np.testing.assert_allclose(model.embed(x, batch_size=2), model.embed(x), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["nif", "nif_upsample"])
+@pytest.mark.parametrize("name", ["nif", "nif_upsample", "deep_nif", "deep_nif_upsample"])
 def test_nif_projection_property_and_idempotent_reconstruction(models, name):
     model = models[name]
     z = model.embed(images(5))
@@ -92,6 +97,8 @@ def test_nif_projection_property_and_idempotent_reconstruction(models, name):
     np.testing.assert_allclose(model.embed(x_on), z, atol=1e-3)
     rec = model.reconstruct(x_on)
     np.testing.assert_allclose(model.reconstruct(rec), rec, atol=1e-3)
+    if name.startswith("deep"):
+        return
     posterior = model.embed(images(5), estimate="posterior_mean")
     assert np.all(np.linalg.norm(posterior, axis=1) <= np.linalg.norm(z, axis=1) + 1e-5)
 
@@ -106,7 +113,7 @@ def test_nf_embed_then_decode_is_the_identity(models):
     np.testing.assert_array_equal(model.reconstruct(x), x)
 
 
-@pytest.mark.parametrize("name", ["nf", "nif", "nif_upsample"])
+@pytest.mark.parametrize("name", ["nf", "nif", "nif_upsample", "deep_nif"])
 def test_sampling_is_seeded_finite_and_respects_t_and_s(models, name):
     model = models[name]
     a = model.sample(5, temperature=0.7, s=0.5, seed=4)
@@ -126,7 +133,8 @@ def test_sampling_is_seeded_finite_and_respects_t_and_s(models, name):
     assert not np.allclose(on, noisy)
     # learned Sigma (here made non-identity) vs the authors' isotropic noise
     variables = jax.tree.map(lambda a: a, model.variables)
-    variables["params"]["prior"]["log_var"] = variables["params"]["prior"]["log_var"] - 1.0
+    nif = variables["params"]["nif" if name.startswith("deep") else "prior"]
+    nif["log_var"] = nif["log_var"] - 1.0
     other = model.with_variables(variables)
     noisy = other.decode(z, s=1.0, seed=0)
     iso = other.decode(z, s=1.0, seed=0, isotropic=True)
@@ -162,11 +170,12 @@ BAD_INPUTS = [
 ]
 
 
+@pytest.mark.parametrize("name", ["nif", "deep_nif"])
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[2][:30] for c in BAD_INPUTS])
-def test_bad_input_raises_a_clear_value_error(models, case):
+def test_bad_input_raises_a_clear_value_error(models, case, name):
     method, args, match, *kw = case
     with pytest.raises(ValueError, match=match):
-        getattr(models["nif"], method)(*args, **(kw[0] if kw else {}))
+        getattr(models[name], method)(*args, **(kw[0] if kw else {}))
 
 
 @pytest.mark.parametrize("kwargs,match", [
