@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sample images from a model at temperature t and noise scale s and save "
                     "them as a PNG grid. Until pretrained weights are bundled this builds a "
                     "freshly initialised (untrained) model from the size flags.")
-    sample.add_argument("--kind", choices=["nf", "nif"], default="nif", help="model kind (nif)")
+    sample.add_argument("--kind", choices=["nf", "nif", "deep_nif"], default="nif",
+                        help="model kind (nif)")
     sample.add_argument("--image-shape", type=parse_shape, default=(32, 32, 1),
                         help="H,W,C (32,32,1)")
     sample.add_argument("--levels", type=int, default=3, help="Glow levels L (3)")
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--width", type=int, default=64, help="coupling network width (64)")
     sample.add_argument("--latent-dim", type=int, default=64, help="NIF latent size M (64)")
     sample.add_argument("--prior", choices=["dense", "upsample"], default="dense",
-                        help="NIF prior form (dense)")
+                        help="the Gaussian NIF's form (dense)")
     sample.add_argument("--num", type=int, default=16, help="number of images (16)")
     sample.add_argument("--temperature", "-t", type=float, default=0.7,
                         help="prior temperature t (0.7)")
@@ -115,7 +116,8 @@ def run_sample(args) -> str:
     import nif_zoo
     from nif_zoo.evaluate.images import image_grid, save_png
 
-    options = {} if args.kind == "nf" else dict(latent_dim=args.latent_dim, prior=args.prior)
+    form_option = "prior" if args.kind == "nif" else "nif"
+    options = {} if args.kind == "nf" else {"latent_dim": args.latent_dim, form_option: args.prior}
     model = nif_zoo.create_model(args.kind, image_shape=args.image_shape, levels=args.levels,
                                  steps=args.steps, width=args.width, seed=args.seed, **options)
     print(f"note: {model} has untrained weights (no pretrained model bundled yet)",

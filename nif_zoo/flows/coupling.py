@@ -34,6 +34,14 @@ def affine_inverse(y_b, shift, scale):
     return y_b / scale - shift
 
 
+def coupling_halves(x):
+    """(x_a, x_b): the first C//2 channels (conditioning) and the rest (transformed)."""
+    c = x.shape[-1]
+    if c < 2:
+        raise ValueError(f"coupling needs at least 2 channels (features), got {c}")
+    return x[..., : c // 2], x[..., c // 2:]
+
+
 def sum_per_example(values):
     return jnp.sum(values.reshape(values.shape[0], -1), axis=1)
 
@@ -64,12 +72,8 @@ class AffineCoupling(Bijection):
 
     @nn.compact
     def __call__(self, x, reverse: bool = False):
-        c = x.shape[-1]
-        if c < 2:
-            raise ValueError(f"coupling needs at least 2 channels, got {c}")
-        c_a = c // 2
-        x_a, x_b = x[..., :c_a], x[..., c_a:]
-        c_b = c - c_a
+        x_a, x_b = coupling_halves(x)
+        c_b = x_b.shape[-1]
         h = ConvConditioner(self.width, c_b if self.additive else 2 * c_b, name="net")(x_a)
         if self.additive:
             y_b = x_b - h if reverse else x_b + h

@@ -9,9 +9,11 @@ latent as a flat vector of N = H W C (NF, dense NIF) or as an image (upsampling 
 
     log|det dz/dx| = sum over levels and steps of the layers' log-dets
 
-H and W must be divisible by 2^L. The K steps of a level are one ``nn.scan`` (one
-compiled body whatever K is; parameters stacked on a leading axis of size K); the
-inverse scans the same parameters in reverse order.
+H and W must be divisible by 2^L. With ``scan=True`` the K steps of a level are one
+``nn.scan`` (one compiled body whatever K is; parameters stacked on a leading axis of
+size K; the inverse scans them in reverse order). The default is the plain loop: on
+XLA:CPU the gradient through the scan ran 9x slower (a 32x32x1, L=3, K=4, width-64 NF
+train step at batch 32: 0.93 s scanned vs 0.10 s looped, the same compile time).
 """
 from __future__ import annotations
 
@@ -97,7 +99,7 @@ class Glow(Bijection):
     width: int = 128
     additive: bool = False
     lu: bool = True
-    scan: bool = True
+    scan: bool = False
 
     def setup(self):
         self.level_steps = [

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from nif_zoo.flows.actnorm import ActNorm
 from nif_zoo.flows.base import Bijection, zero_log_det
+from nif_zoo.flows.coupling import coupling_halves
 from nif_zoo.flows.glow import chain
 from nif_zoo.rng import fan_in_normal
 
@@ -49,13 +50,10 @@ class MLPCoupling(Bijection):
 
     @nn.compact
     def __call__(self, x, reverse: bool = False):
-        d = x.shape[-1]
-        if d < 2:
-            raise ValueError(f"coupling needs at least 2 features, got {d}")
-        d_a = d // 2
-        x_a, x_b = x[..., :d_a], x[..., d_a:]
-        h = MLP(self.hidden, self.depth, 2 * (d - d_a), name="net")(x_a)
-        shift, log_scale = h[..., : d - d_a], bounded_log_scale(h[..., d - d_a:], self.scale_bound)
+        x_a, x_b = coupling_halves(x)
+        d_b = x_b.shape[-1]
+        h = MLP(self.hidden, self.depth, 2 * d_b, name="net")(x_a)
+        shift, log_scale = h[..., :d_b], bounded_log_scale(h[..., d_b:], self.scale_bound)
         log_det = jnp.sum(log_scale, axis=-1)
         if not reverse:
             return jnp.concatenate([x_a, x_b * jnp.exp(log_scale) + shift], -1), log_det

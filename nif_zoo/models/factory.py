@@ -15,8 +15,8 @@ Kinds (SPEC section 5):
   4), ``elbo_samples`` (1), ``iw_samples`` (64).
 
 Options: ``prior``, ``upsample_factor``, ``additive`` (additive coupling, default False),
-``lu`` (LU 1x1 convolutions, default True), ``scan`` (scan over the K steps, default
-True), ``init_images`` (a batch for the data-dependent ActNorm initialisation; default:
+``lu`` (LU 1x1 convolutions, default True), ``scan`` (``nn.scan`` over the K steps,
+default False: see :mod:`nif_zoo.flows.glow`), ``init_images`` (a batch for the data-dependent ActNorm initialisation; default:
 16 images of uniform noise drawn from ``seed``).
 """
 from __future__ import annotations
@@ -89,7 +89,7 @@ def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
     n = math.prod(shape)
     config = dict(kind=kind, image_shape=list(shape), levels=levels, steps=steps, width=width,
                   n_bits=n_bits, seed=int(seed), additive=bool(options.get("additive", False)),
-                  lu=bool(options.get("lu", True)), scan=bool(options.get("scan", True)),
+                  lu=bool(options.get("lu", True)), scan=bool(options.get("scan", False)),
                   format_version=FORMAT_VERSION)
     allowed = set(GLOW_OPTIONS) | set({"nf": (), "nif": NIF_OPTIONS,
                                        "deep_nif": DEEP_NIF_OPTIONS}[kind])
@@ -135,7 +135,7 @@ def module_from_config(config: Dict[str, Any]):
     shape = tuple(config["image_shape"])
     glow = Glow(levels=config["levels"], steps=config["steps"], width=config["width"],
                 additive=config.get("additive", False), lu=config.get("lu", True),
-                scan=config.get("scan", True))
+                scan=config.get("scan", False))
     if config["kind"] == "nf":
         return ImageFlow(glow=glow, prior=StandardNormal(shape))
     form = config["prior"] if config["kind"] == "nif" else config["nif"]

@@ -22,7 +22,7 @@ CASES = {
     "additive_coupling": (lambda: AffineCoupling(width=8, additive=True), (2, 4, 4, 4)),
     "squeeze": (lambda: Squeeze(2), (2, 4, 4, 2)),
     "flow_step": (lambda: FlowStep(width=8), (2, 4, 4, 4)),
-    "glow_scan": (lambda: Glow(levels=2, steps=2, width=8), (2, 8, 8, 1)),
+    "glow_scan": (lambda: Glow(levels=2, steps=2, width=8, scan=True), (2, 8, 8, 1)),
     "glow_loop": (lambda: Glow(levels=2, steps=2, width=8, scan=False), (4, 4, 4, 2)),
     "glow_additive_plain_conv": (
         lambda: Glow(levels=2, steps=2, width=8, additive=True, lu=False), (4, 4, 4, 1)),
