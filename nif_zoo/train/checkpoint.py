@@ -1,5 +1,6 @@
-"""Orbax checkpoints of a training run: the state pytree (step, params, constants,
-optimiser state) under ``out_dir/checkpoints/<step>``. Orbax writes each checkpoint to a
+"""Orbax checkpoints of a training run under ``out_dir/checkpoints/<step>``: the state
+pytree (step, params, constants, optimiser state) and a JSON record of the run (its
+config, the data position and how every random key derives from the seed and step). Orbax writes each checkpoint to a
 temporary folder and renames it when complete, so a kill during a save leaves the
 previous checkpoint intact; an unfinished one is ignored on restore. The run's config
 (``config.json``), model config (``model.json``) and metrics log (``metrics.jsonl``)
@@ -19,9 +20,16 @@ def manager(out_dir: str, keep: int = 2) -> ocp.CheckpointManager:
                                  options=options)
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
-    mngr.save(step, args=ocp.args.StandardSave(state), force=True)
+def save(mngr: ocp.CheckpointManager, step: int, state, record) -> None:
+    mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                            record=ocp.args.JsonSave(record)), force=True)
     mngr.wait_until_finished()
+
+
+def read_record(mngr: ocp.CheckpointManager, step=None):
+    """The JSON record saved with the latest (or ``step``) checkpoint."""
+    step = mngr.latest_step() if step is None else step
+    return mngr.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
 
 
 def abstract(tree):
@@ -36,4 +44,5 @@ def restore(mngr: ocp.CheckpointManager, target, step=None):
     step = mngr.latest_step() if step is None else step
     if step is None:
         raise FileNotFoundError(f"no checkpoint in {mngr.directory}")
-    return mngr.restore(step, args=ocp.args.StandardRestore(target))
+    return mngr.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target)))["state"]

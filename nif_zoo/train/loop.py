@@ -177,7 +177,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                         f"{done}; stopped. The last good checkpoint is step "
                         f"{mngr.latest_step()} in {out_dir}")
             if (t["checkpoint_every"] and done % t["checkpoint_every"] == 0) or done == t["steps"]:
-                checkpoint.save(mngr, done, state)
+                checkpoint.save(mngr, done, state, run_record(config, model.config, done))
                 tick = time.perf_counter()  # images/s counts training, not saving
             if eval_data is not None and ((t["eval_every"] and done % t["eval_every"] == 0)
                                           or done == t["steps"]):
@@ -193,6 +193,18 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
         bar.close()
         mngr.close()
     return TrainResult(model.with_variables(variables_of(state)), int(state["step"]), history)
+
+
+RNG_DERIVATION = ("step k: batch = ImageDataset.batch_at(k, batch_size, seed); "
+                  "key = fold_in(fold_in(key(seed), 0x5EED), k); dequantisation noise from "
+                  "key, posterior draws from fold_in(key, 1)")
+
+
+def run_record(config, model_config, step: int):
+    """What a checkpoint needs besides arrays: the run's config, the model's config, the
+    data position (= the step) and how the random keys derive from (seed, step)."""
+    return {"config": config, "model": model_config, "step": step, "data_position": step,
+            "rng": {"seed": config["train"]["seed"], "derivation": RNG_DERIVATION}}
 
 
 def variables_of(state):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nif_zoo.train import TrainingDiverged, load_trained, make_config, train
-from nif_zoo.train import loop
+from nif_zoo.train import checkpoint, loop
 
 TINY = {
     "model": {"kind": "nif", "levels": 2, "steps": 1, "width": 8, "latent_dim": 4},
@@ -76,6 +76,25 @@ def test_training_lowers_bits_per_dim_and_reloads(tmp_path):
     assert [r["step"] for r in logged if "loss_bpd" in r] == [5, 10, 15, 20, 25, 30]
     with pytest.raises(FileExistsError, match="resume"):
         train(tiny(), str(tmp_path / "run"), progress=False)
+    mngr = checkpoint.manager(str(tmp_path / "run"))
+    record = checkpoint.read_record(mngr)
+    mngr.close()
+    assert record["step"] == record["data_position"] == 30
+    assert record["config"]["train"]["seed"] == 7 and record["model"]["kind"] == "nif"
+
+
+def test_an_unfinished_checkpoint_is_ignored_on_resume(tmp_path):
+    """A kill during a save leaves orbax's temporary folder; the previous one is used."""
+    run = tmp_path / "run"
+    first = train(tiny(train={"steps": 10}), str(run), progress=False)
+    partial = run / "checkpoints" / "20.orbax-checkpoint-tmp-1700000000000000"
+    (partial / "state").mkdir(parents=True)
+    (partial / "state" / "garbage").write_bytes(b"half a checkpoint")
+    mngr = checkpoint.manager(str(run))
+    assert mngr.latest_step() == 10
+    mngr.close()
+    for a, b in zip(leaves(load_trained(str(run)).variables), leaves(first.model.variables)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_non_finite_gradients_are_skipped_then_stop_the_run(tmp_path, monkeypatch):
