@@ -165,13 +165,20 @@ def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
     return jnp.asarray(arr)
 
 
-def init_variables(config: Dict[str, Any], module: ImageFlow, init_images=None):
-    """Initial variables from ``config['seed']``; the Glow's depend only on seed and data,
-    so an NF and a NIF with the same seed and data start from the same Glow."""
+def init_variables(config: Dict[str, Any], module, init_images=None):
+    """Initial variables from ``config['seed']`` and the data-dependent init batch.
+
+    The Glow is initialised by a program of its own (seed and data only), so an NF, a
+    NIF and a deep NIF with the same seed and data start from bit-identical Glows (inside
+    one whole-model program XLA fuses differently and the weights differ in the last
+    bit). The rest of the model is initialised on top of it."""
     y = init_batch(config, init_images)
     key = jax.random.key(config["seed"])
-    return jax.jit(lambda k, b: module.init(
+    glow_variables = jax.jit(lambda k, b: module.glow.init(k, b - 0.5, method="forward"))(
+        jax.random.fold_in(key, 1), y)
+    variables = jax.jit(lambda k, b: module.init(
         {"params": k, "posterior": jax.random.fold_in(k, 2)}, b, method="log_density"))(key, y)
+    return {col: {**tree, "glow": glow_variables[col]} for col, tree in variables.items()}
 
 
 def create_model(kind: str, *, image_shape, levels: int, steps: int, width: int,

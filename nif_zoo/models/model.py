@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any, Dict, Optional
 
 import jax
@@ -220,6 +221,11 @@ class Model:
         eps = rng.normal(latent_key, (num, self.latent_dim), jnp.float32)
         y = self.decode(np.asarray(temperature * eps), s=s, seed=noise_key, isotropic=isotropic,
                         batch_size=batch_size)
+        bad = ~np.all(np.isfinite(y), axis=tuple(range(1, y.ndim)))
+        if bad.any():
+            warnings.warn(f"{int(bad.sum())} of {num} samples have non-finite pixels (the "
+                          f"flow's inverse overflowed at temperature {temperature}); those "
+                          "pixels are returned as 0", RuntimeWarning, stacklevel=2)
         return quantize.quantize(y, self.n_bits)
 
     def reconstruct(self, images, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
