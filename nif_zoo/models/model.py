@@ -179,7 +179,12 @@ class Model:
 
     def bits_per_dim(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> float:
         """Mean bits per dimension of ``images`` (lower is better; for a deep NIF an upper
-        bound, from the IW bound of :meth:`log_prob`)."""
+        bound, from the IW bound of :meth:`log_prob`).
+
+        Pass a ``key`` for the standard number (uniform dequantisation noise: the variational
+        bound, what papers report). Without one the bin centres are used: deterministic, but
+        a trained flow puts more density there, so it reads lower (e.g. 1.08 vs ~1.6 on
+        MNIST after 3000 steps)."""
         lp = self.log_prob(images, key=key, batch_size=batch_size)
         return float(np.mean(quantize.bits_per_dim(lp, self.num_dims)))
 

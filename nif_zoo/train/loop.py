@@ -182,8 +182,10 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
             if eval_data is not None and ((t["eval_every"] and done % t["eval_every"] == 0)
                                           or done == t["steps"]):
                 trained = model.with_variables(variables_of(state))
-                record = {"step": done, "eval_bpd": trained.bits_per_dim(eval_data.images),
-                          "eval_split": eval_data.split, "eval_images": len(eval_data)}
+                # uniform dequantisation noise (the standard bound), the same draw every time
+                bpd = trained.bits_per_dim(eval_data.images, key=t["seed"])
+                record = {"step": done, "eval_bpd": bpd, "eval_split": eval_data.split,
+                          "eval_images": len(eval_data), "eval_dequantisation": "uniform"}
                 append_jsonl(log_path, record)
                 history.append(record)
                 bar.write(f"step {done}: {eval_data.split} bits/dim {record['eval_bpd']:.4f} "
