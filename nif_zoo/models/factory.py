@@ -50,14 +50,21 @@ CONFIG_OPTIONS = GLOW_OPTIONS + NIF_OPTIONS + DEEP_NIF_OPTIONS[:1] + DEEP_NIF_OP
 FORMAT_VERSION = 1
 
 
+def upsample_fits(image_shape, latent_dim: int, factor: int) -> bool:
+    """f divides H and W, (H/f)(W/f) divides M, and c_z = M / ((H/f)(W/f)) <= f^2 C."""
+    h, w, c = image_shape
+    if h % factor or w % factor:
+        return False
+    pixels = (h // factor) * (w // factor)
+    return latent_dim % pixels == 0 and latent_dim // pixels <= factor * factor * c
+
+
 def choose_upsample_factor(image_shape, latent_dim: int) -> int:
-    """Smallest power of two f with (H/f)(W/f) dividing M and M / ((H/f)(W/f)) <= f^2 C."""
+    """The smallest power of two f that :func:`upsample_fits`."""
     h, w, c = image_shape
     f = 2
     while f <= min(h, w):
-        pixels = (h // f) * (w // f)
-        if h % f == 0 and w % f == 0 and latent_dim % pixels == 0 \
-                and latent_dim // pixels <= f * f * c:
+        if upsample_fits(image_shape, latent_dim, f):
             return f
         f *= 2
     raise ValueError(
@@ -119,9 +126,7 @@ def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
     if prior == "upsample":
         factor = options.get("upsample_factor") or choose_upsample_factor(shape, latent_dim)
         factor = check_count("upsample_factor", factor)
-        pixels = (shape[0] // factor) * (shape[1] // factor)
-        if shape[0] % factor or shape[1] % factor or latent_dim % pixels \
-                or latent_dim // pixels > factor * factor * shape[2]:
+        if not upsample_fits(shape, latent_dim, factor):
             raise ValueError(f"upsample_factor={factor} does not fit latent_dim={latent_dim} on "
                              f"image_shape {shape}")
         config["upsample_factor"] = factor

@@ -130,6 +130,7 @@ class Model:
         return np.concatenate(outs, axis=0)
 
     def _unit_images(self, images, key=None):
+        """Validated images in the unit interval (integers dequantised; see the module)."""
         arr = check_images(images, self.image_shape, self.n_bits)
         if np.issubdtype(arr.dtype, np.integer):
             return np.asarray(quantize.dequantize(arr, self.n_bits, key))
@@ -196,7 +197,9 @@ class Model:
         NF: the flattened Glow latent."""
         if estimate not in ("mode", "posterior_mean"):
             raise ValueError(f"estimate must be 'mode' or 'posterior_mean'; got {estimate!r}")
-        y = self._unit_images(images)
+        return self._embed_unit(self._unit_images(images), estimate, batch_size)
+
+    def _embed_unit(self, y, estimate, batch_size):
         return self._map_batches(lambda _, b: self._embed(self.variables, b, estimate), y,
                                  batch_size).astype(np.float32)
 
@@ -238,7 +241,10 @@ class Model:
         identity up to float error (NF). Returned in the input's dtype: integer images are
         quantised, float images clipped to [0, 1]."""
         arr = check_images(images, self.image_shape, self.n_bits)
-        y = self.decode(self.embed(arr, batch_size=batch_size), s=0.0, batch_size=batch_size)
+        unit = (np.asarray(quantize.dequantize(arr, self.n_bits))
+                if np.issubdtype(arr.dtype, np.integer) else arr)
+        z = self._embed_unit(unit, "mode", batch_size)
+        y = self.decode(z, s=0.0, batch_size=batch_size)
         if np.issubdtype(arr.dtype, np.integer):
             return quantize.quantize(y, self.n_bits).astype(arr.dtype)
         return np.clip(y, 0.0, 1.0).astype(arr.dtype)

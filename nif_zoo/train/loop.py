@@ -42,6 +42,13 @@ class TrainResult:
     history: List[Dict[str, Any]]
 
 
+def initial_state(variables, optimizer):
+    """The training state pytree: step, params, constants (fixed), optimiser state."""
+    return {"step": jnp.zeros((), jnp.int32), "params": variables["params"],
+            "constants": variables.get("constants", {}),
+            "opt_state": optimizer.init(variables["params"])}
+
+
 def make_optimizer(train_cfg: Dict[str, Any]) -> optax.GradientTransformation:
     warmup = train_cfg["warmup_steps"]
     lr = train_cfg["learning_rate"]
@@ -128,10 +135,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     train_data, eval_data = load_datasets(config)
     model = initial_model(config, train_data)
     optimizer = make_optimizer(t)
-    params = model.variables["params"]
-    state = sharding.replicate({"step": jnp.zeros((), jnp.int32), "params": params,
-                                "constants": model.variables.get("constants", {}),
-                                "opt_state": optimizer.init(params)}, mesh)
+    state = sharding.replicate(initial_state(model.variables, optimizer), mesh)
 
     os.makedirs(out_dir, exist_ok=True)
     mngr = checkpoint.manager(out_dir, t["keep_checkpoints"])
@@ -224,9 +228,7 @@ def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
     variables = jax.eval_shape(lambda: model.module.init(
         {"params": jax.random.key(0), "posterior": jax.random.key(1)}, y, method="log_density"))
     optimizer = make_optimizer(make_config(config)["train"])
-    shapes = {"step": jax.ShapeDtypeStruct((), jnp.int32), "params": variables["params"],
-              "constants": variables.get("constants", {}),
-              "opt_state": jax.eval_shape(optimizer.init, variables["params"])}
+    shapes = jax.eval_shape(lambda v: initial_state(v, optimizer), variables)
     on_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=on_device),
                           shapes)
