@@ -26,17 +26,15 @@ from typing import Any, Dict, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from nif_zoo import rng
-from nif_zoo.data import quantize
 from nif_zoo.flows.glow import Glow
 from nif_zoo.flows.mlp_flow import MLPFlow
 from nif_zoo.models.deep_nif import DeepImageFlow
 from nif_zoo.models.flow_model import ImageFlow
-from nif_zoo.models.model import Model
+from nif_zoo.models.model import Model, unit_images
 from nif_zoo.models.priors import DenseNIF, StandardNormal, UpsampleNIF
-from nif_zoo.models.validation import check_count, check_images
+from nif_zoo.models.validation import check_count
 
 KINDS = ("nf", "nif", "deep_nif")
 PRIORS = ("dense", "upsample")
@@ -164,10 +162,7 @@ def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
     if init_images is None:
         key = jax.random.fold_in(jax.random.key(config["seed"]), 1)
         return rng.uniform(key, (16,) + shape, jnp.float32)
-    arr = check_images(init_images, shape, config["n_bits"])
-    if np.issubdtype(arr.dtype, np.integer):
-        return quantize.dequantize(arr, config["n_bits"])
-    return jnp.asarray(arr)
+    return jnp.asarray(unit_images(init_images, shape, config["n_bits"])[1])
 
 
 def init_variables(config: Dict[str, Any], module, init_images=None):

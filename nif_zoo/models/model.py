@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +49,15 @@ def pad_to(arr, size: int):
     if missing <= 0:
         return arr
     return np.concatenate([arr, np.repeat(arr[-1:], missing, axis=0)], axis=0)
+
+
+def unit_images(images, image_shape, n_bits: int, key=None):
+    """(validated array, the same images in the unit interval): integers are dequantised
+    (bin centres, or uniform noise with ``key``), floats are taken as they are."""
+    arr = check_images(images, image_shape, n_bits)
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr, np.asarray(quantize.dequantize(arr, n_bits, key))
+    return arr, arr
 
 
 class Model:
@@ -130,11 +139,7 @@ class Model:
         return np.concatenate(outs, axis=0)
 
     def _unit_images(self, images, key=None):
-        """Validated images in the unit interval (integers dequantised; see the module)."""
-        arr = check_images(images, self.image_shape, self.n_bits)
-        if np.issubdtype(arr.dtype, np.integer):
-            return np.asarray(quantize.dequantize(arr, self.n_bits, key))
-        return arr
+        return unit_images(images, self.image_shape, self.n_bits, key)[1]
 
     # ------------------------------------------------------------------ public API
     def log_prob(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
@@ -240,9 +245,7 @@ class Model:
         """decode(embed(images), s=0): the projection onto the learned manifold (NIF), or the
         identity up to float error (NF). Returned in the input's dtype: integer images are
         quantised, float images clipped to [0, 1]."""
-        arr = check_images(images, self.image_shape, self.n_bits)
-        unit = (np.asarray(quantize.dequantize(arr, self.n_bits))
-                if np.issubdtype(arr.dtype, np.integer) else arr)
+        arr, unit = unit_images(images, self.image_shape, self.n_bits)
         z = self._embed_unit(unit, "mode", batch_size)
         y = self.decode(z, s=0.0, batch_size=batch_size)
         if np.issubdtype(arr.dtype, np.integer):

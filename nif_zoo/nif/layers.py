@@ -23,7 +23,6 @@ import math
 from typing import Tuple
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from nif_zoo.nif import gaussian, upsample
 from nif_zoo.rng import orthogonal

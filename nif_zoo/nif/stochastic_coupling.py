@@ -21,7 +21,8 @@ import jax.numpy as jnp
 
 from nif_zoo.nif import gaussian
 from nif_zoo.nif.layers import noise_key
-from nif_zoo.rng import fan_in_normal, orthogonal
+from nif_zoo.flows.mlp_flow import MLP
+from nif_zoo.rng import orthogonal
 
 
 class StochasticCoupling(nn.Module):
@@ -42,10 +43,7 @@ class StochasticCoupling(nn.Module):
         a0 = self.param("A0", orthogonal, (n2, m2))
         b0 = self.param("b0", nn.initializers.zeros, (n2,))
         lv0 = self.param("log_var0", nn.initializers.zeros, (n2,))
-        h = x1
-        for k in range(self.depth):
-            h = nn.relu(nn.Dense(self.hidden, kernel_init=fan_in_normal, name=f"hidden_{k}")(h))
-        out = nn.Dense(n2 * m2 + 2 * n2, kernel_init=nn.initializers.zeros, name="out")(h)
+        out = MLP(self.hidden, self.depth, n2 * m2 + 2 * n2, name="net")(x1)
         lead = x1.shape[:-1]
         A = a0 + out[..., : n2 * m2].reshape(lead + (n2, m2))
         b = b0 + out[..., n2 * m2: n2 * m2 + n2]

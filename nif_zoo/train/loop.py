@@ -22,7 +22,6 @@ from typing import Any, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from nif_zoo.data import load_dataset, quantize
