@@ -99,7 +99,6 @@ def test_an_unfinished_checkpoint_is_ignored_on_resume(tmp_path):
 
 def test_non_finite_gradients_are_skipped_then_stop_the_run(tmp_path, monkeypatch):
     real = loop.bpd_loss
-    calls = {"n": 0}
 
     def poisoned(*args):
         return real(*args) * jnp.nan
