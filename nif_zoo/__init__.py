@@ -1,17 +1,19 @@
 """nif-zoo: noisy injective flows (normalizing flows across dimensions) in JAX / Flax.
 
     import nif_zoo
-    model = nif_zoo.create_model("nif", image_shape=(32, 32, 1), levels=3, steps=4,
-                                 width=64, latent_dim=64)
+    nif_zoo.list_models()                    # names: nf-lfw24, nif64-mnist32, ...
+    model = nif_zoo.load("nif32-lfw24")       # bundled, cached or downloaded; verified
     images = model.sample(16, temperature=0.7, s=0.0, seed=0)
+    fresh = nif_zoo.create_model("nif", image_shape=(32, 32, 1), levels=3, steps=4,
+                                 width=64, latent_dim=64)
 
-Heavy imports (JAX, Flax) happen on first use of ``create_model`` / ``Model``.
+Heavy imports (JAX, Flax) happen on first use, not on ``import nif_zoo``.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "create_model", "__version__"]
+__all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "__version__"]
 
 
 def __getattr__(name):
@@ -19,4 +21,8 @@ def __getattr__(name):
         from nif_zoo import models
 
         return getattr(models, name)
+    if name in ("list_models", "load", "load_pretrained"):
+        from nif_zoo import zoo
+
+        return getattr(zoo, name)
     raise AttributeError(f"module 'nif_zoo' has no attribute {name!r}")

@@ -5,6 +5,7 @@ Errors are one line on stderr and a non-zero exit; ``--debug`` shows the traceba
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -18,41 +19,103 @@ def parse_shape(text: str):
     return shape
 
 
+def add_model_argument(sub):
+    sub.add_argument("model", metavar="NAME",
+                     help="a zoo name (nif-zoo list), a Hugging Face repo id owner/name, or a "
+                          "folder written by save_pretrained")
+    sub.add_argument("--revision", default=None,
+                     help="hub branch, tag or commit (skips the bundled copy)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nif-zoo",
-        description="Noisy injective flows (normalizing flows across dimensions) in JAX/Flax.")
+        description="Noisy injective flows (normalizing flows across dimensions) in JAX/Flax: "
+                    "pretrained models by name, sampling at temperature t and noise scale s, "
+                    "reconstruction, embeddings, training and evaluation.",
+        epilog="Models load from checkpoints/ (bundled), the Hugging Face cache or the hub "
+               "(HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE are honoured).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lst = sub.add_parser("list", help="list the zoo's models",
+                         description="List the zoo's models: name, status (bundled weights "
+                                     "or recipe), kind, latent size, data, summary.")
+    lst.add_argument("pattern", nargs="?", default=None, help="shell pattern, e.g. 'nif*'")
+    lst.add_argument("--bundled", action="store_true", help="only models with weights")
+    lst.add_argument("--names", action="store_true", help="names only, one per line")
+
+    info = sub.add_parser("info", help="print a model's card",
+                          description="Print a model's card (its README): architecture, "
+                                      "training recipe, measured numbers, limitations.")
+    info.add_argument("model", metavar="NAME", help="a zoo name or a pretrained folder")
 
     sample = sub.add_parser(
         "sample", help="sample images to a PNG grid",
-        description="Sample images from a model at temperature t and noise scale s and save "
-                    "them as a PNG grid. Until pretrained weights are bundled this builds a "
-                    "freshly initialised (untrained) model from the size flags.")
-    sample.add_argument("--kind", choices=["nf", "nif", "deep_nif"], default="nif",
-                        help="model kind (nif)")
-    sample.add_argument("--image-shape", type=parse_shape, default=(32, 32, 1),
-                        help="H,W,C (32,32,1)")
-    sample.add_argument("--levels", type=int, default=3, help="Glow levels L (3)")
-    sample.add_argument("--steps", type=int, default=4, help="flow steps K per level (4)")
-    sample.add_argument("--width", type=int, default=64, help="coupling network width (64)")
-    sample.add_argument("--latent-dim", type=int, default=64, help="NIF latent size M (64)")
-    sample.add_argument("--prior", choices=["dense", "upsample"], default="dense",
-                        help="the Gaussian NIF's form (dense)")
+        description="Sample images at temperature t (z = t eps) and noise scale s (s = 0: on "
+                    "the learned manifold; s = 1: the trained density) and save a PNG grid, "
+                    "each image upscaled for viewing.")
+    add_model_argument(sample)
     sample.add_argument("--num", type=int, default=16, help="number of images (16)")
-    sample.add_argument("--temperature", "-t", type=float, default=0.7,
-                        help="prior temperature t (0.7)")
-    sample.add_argument("--s", type=float, default=0.0,
-                        help="noise scale s: 0 = on the manifold, 1 = trained model (0)")
+    sample.add_argument("--temperature", "-t", type=float, default=None,
+                        help="prior temperature t (the model card's recommendation)")
+    sample.add_argument("--s", type=float, default=None,
+                        help="noise scale s (the model card's recommendation)")
+    sample.add_argument("--isotropic", action="store_true",
+                        help="noise N(0, s I) as the authors' code instead of N(0, s Sigma)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (0)")
     sample.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
     sample.add_argument("--out", default="samples.png", help="output PNG (samples.png)")
+    sample.add_argument("--npy", default=None, help="also save the uint8 images as .npy")
+
+    rec = sub.add_parser(
+        "reconstruct", help="project images onto the learned manifold",
+        description="Reconstruct image files: decode(embed(x), s=0), the projection onto the "
+                    "learned manifold for a NIF (the identity for an NF). Writes a PNG with "
+                    "the inputs (top row) above their reconstructions.")
+    add_model_argument(rec)
+    rec.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    rec.add_argument("--fit", default="resize", help="pad, crop, resize (default) or "
+                                                     "stride_crop to the model's image shape")
+    rec.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
+    rec.add_argument("--out", default="reconstructions.png", help="output PNG")
+
+    emb = sub.add_parser(
+        "embed", help="latent codes of images or a dataset split to .npy",
+        description="Embed image files or a dataset split into the latent space (NIF: the "
+                    "stochastic inverse's mode; NF: the Glow latent) and save (n, M) float32 "
+                    "as .npy (with labels as NAME_labels.npy for a labelled dataset).")
+    add_model_argument(emb)
+    emb.add_argument("images", nargs="*", metavar="IMAGE", help="image files")
+    emb.add_argument("--dataset", default=None,
+                     help="a dataset instead of files (default: the model's training data)")
+    emb.add_argument("--split", default="test", help="dataset split (test)")
+    emb.add_argument("--limit", type=int, default=None, help="first N images of the split")
+    emb.add_argument("--estimate", choices=["mode", "posterior_mean"], default="mode",
+                     help="NIF embedding: the stochastic inverse's mode or the posterior mean")
+    emb.add_argument("--fit", default="resize", help="fit image files: pad, crop, resize")
+    emb.add_argument("--out", default="z.npy", help="output .npy (z.npy)")
+
+    ev = sub.add_parser(
+        "eval", help="held-out bits/dim of a model",
+        description="Bits per dimension on a split of the model's training data (or "
+                    "--dataset): uniform dequantisation noise from --seed; exact for NF and "
+                    "NIF, the importance-weighted bound for a deep NIF.")
+    add_model_argument(ev)
+    ev.add_argument("--dataset", default=None, help="dataset (default: the training data)")
+    ev.add_argument("--data-dir", default=None, help="folder of images for --dataset folder")
+    ev.add_argument("--split", default="test", help="split (test)")
+    ev.add_argument("--limit", type=int, default=None, help="first N images of the split")
+    ev.add_argument("--seed", type=int, default=0, help="dequantisation / posterior seed (0)")
+    ev.add_argument("--iw-samples", type=int, default=None,
+                    help="deep NIF: K of the IW bound (the model's default)")
+
     train = sub.add_parser(
-        "train", help="train a model (NF, NIF) with checkpoints; resumable",
+        "train", help="train a model (NF, NIF, deep NIF) with checkpoints; resumable",
         description="Train per a JSON/YAML config (sections model, data, train; see "
-                    "nif_zoo.train.config) with flags overriding it. Writes config.json, "
-                    "model.json, metrics.jsonl and orbax checkpoints to --out.")
+                    "nif_zoo.train.config; the zoo's configs are in nif_zoo/configs) with "
+                    "flags overriding it. Writes config.json, model.json, metrics.jsonl and "
+                    "orbax checkpoints to --out.")
     train.add_argument("--config", help="JSON or YAML config file")
     train.add_argument("--out", default="runs/default", help="output folder (runs/default)")
     train.add_argument("--resume", action="store_true",
@@ -62,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_argument(flag, dest=f"{section}.{key}", type=typ, default=None,
                            metavar=flag[2:].upper().replace("-", "_"),
                            help=f"{text} (config {section}.{key})")
+
+    pub = sub.add_parser(
+        "publish", help="measure a finished run and write checkpoints/NAME + its card",
+        description="Measure a training run of a zoo config (test bits/dim) and write the "
+                    "pretrained folder checkpoints/NAME and model_cards/NAME.md.")
+    pub.add_argument("run", help="the training run's --out folder")
+    pub.add_argument("--name", required=True, help="the zoo name (its config was used)")
+    pub.add_argument("--checkpoints", default=None, help="folder of pretrained folders "
+                                                         "(the repo's checkpoints/)")
+    pub.add_argument("--cards", default=None, help="folder of cards (the repo's model_cards/)")
+
+    crd = sub.add_parser("cards", help="re-render model_cards/ from the registry",
+                         description="Write model_cards/NAME.md for every zoo model (recipes "
+                                     "rendered from their configs; bundled ones copied from "
+                                     "checkpoints/NAME/README.md).")
+    crd.add_argument("--out", default=None, help="folder (the repo's model_cards/)")
     return parser
 
 
@@ -112,23 +191,184 @@ def run_train(args):
     print(f"trained {result.model} to step {result.final_step} in {args.out}{summary}")
 
 
+def load_model(args):
+    """(Model, its verified pretrained folder) for the NAME argument."""
+    from nif_zoo.zoo import hub, pretrained
+
+    folder = hub.resolve(args.model, revision=getattr(args, "revision", None))
+    return pretrained.load_pretrained(folder, verified=True), folder
+
+
+def zoo_defaults(model_name: str):
+    """(temperature, s) recommended by the registry entry (0.7, 0 for other models)."""
+    from nif_zoo.zoo import registry
+
+    try:
+        zoo = registry.get_entry(model_name).config["zoo"]
+        return zoo["temperature"], zoo["s"]
+    except registry.UnknownModelError:
+        return 0.7, 0.0
+
+
+def run_list(args):
+    from nif_zoo.zoo import registry
+
+    names = registry.list_models(args.pattern, pretrained_only=args.bundled)
+    if args.names:
+        print("\n".join(names))
+        return
+    if not names:
+        print("no models match")
+        return
+    rows = [("name", "status", "kind", "M", "data", "summary")]
+    for name in names:
+        e = registry.get_entry(name)
+        rows.append((name, e.status, e.kind, str(e.latent_dim),
+                     f"{e.dataset} {'x'.join(map(str, e.image_shape))}", e.summary[:60]))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)) + "  " + row[5])
+
+
+def run_info(args):
+    from nif_zoo.zoo import hub, pretrained, publish, registry
+
+    if os.path.isdir(args.model):
+        with open(os.path.join(args.model, pretrained.CARD)) as fh:
+            print(fh.read())
+        return
+    registry.get_entry(args.model)  # unknown names: the closest ones
+    folder = hub.bundled_folder(args.model)
+    if folder is not None:
+        with open(os.path.join(folder, pretrained.CARD)) as fh:
+            print(fh.read())
+    else:
+        print(publish.expected_card(args.model))
+
+
 def run_sample(args) -> str:
-    import nif_zoo
+    import numpy as np
+
     from nif_zoo.evaluate.images import image_grid, save_png
 
-    form_option = "prior" if args.kind == "nif" else "nif"
-    options = {} if args.kind == "nf" else {"latent_dim": args.latent_dim, form_option: args.prior}
-    model = nif_zoo.create_model(args.kind, image_shape=args.image_shape, levels=args.levels,
-                                 steps=args.steps, width=args.width, seed=args.seed, **options)
-    print(f"note: {model} has untrained weights (no pretrained model bundled yet)",
-          file=sys.stderr)
-    images = model.sample(args.num, temperature=args.temperature, s=args.s, seed=args.seed)
+    model, folder = load_model(args)
+    t_default, s_default = zoo_defaults(args.model)
+    t = t_default if args.temperature is None else args.temperature
+    s = s_default if args.s is None else args.s
+    images = model.sample(args.num, temperature=t, s=s, seed=args.seed,
+                          isotropic=args.isotropic)
     path = save_png(args.out, image_grid(images, n_bits=model.n_bits, scale=args.scale))
-    print(f"wrote {args.num} samples (t={args.temperature}, s={args.s}) to {path}")
+    if args.npy:
+        np.save(args.npy, images)
+    print(f"wrote {args.num} samples of {args.model} (t={t}, s={s}, seed={args.seed}) to {path}")
     return path
 
 
-COMMANDS = {"sample": run_sample, "train": run_train}
+def read_image_files(paths, model, fit):
+    from nif_zoo.data.preprocess import reduce_bits
+    from nif_zoo.data.sources import read_images
+
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f"no such image file: {missing[0]}")
+    images, kept = read_images(paths, model.image_shape, fit)
+    return reduce_bits(images, model.n_bits), [paths[i] for i in kept]
+
+
+def run_reconstruct(args):
+    import numpy as np
+
+    from nif_zoo.evaluate.images import image_grid, save_png
+
+    model, folder = load_model(args)
+    images, _ = read_image_files(args.images, model, args.fit)
+    recon = model.reconstruct(images)
+    grid = image_grid(np.concatenate([images, recon]), n_bits=model.n_bits, cols=len(images),
+                      scale=args.scale)
+    path = save_png(args.out, grid)
+    print(f"wrote {len(images)} images (top) and their reconstructions (bottom) to {path}")
+
+
+def chunked(model_fn, images, what: str, chunk: int = 1024):
+    """``model_fn`` over chunks of ``images`` with a progress bar; results concatenated."""
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    outs = []
+    with tqdm(total=len(images), unit="img", desc=what, disable=len(images) <= chunk) as bar:
+        for start in range(0, len(images), chunk):
+            outs.append(model_fn(images[start: start + chunk]))
+            bar.update(len(outs[-1]))
+    return np.concatenate(outs)
+
+
+def model_data_config(args, model, folder):
+    """The data section to evaluate/embed on: --dataset, else the training config's."""
+    from nif_zoo.zoo import pretrained
+
+    training = pretrained.read_json(folder, pretrained.TRAINING)
+    if args.dataset is None and training is None:
+        raise ValueError(f"{args.model} does not record its training data; pass --dataset")
+    data = dict(training["data"]) if training else {"fit": None, "data_dir": None}
+    data.update(image_shape=list(model.image_shape), n_bits=model.n_bits)
+    if args.dataset is not None:
+        data.update(dataset=args.dataset, data_dir=getattr(args, "data_dir", None), fit=None)
+    return data
+
+
+def run_embed(args):
+    import numpy as np
+
+    from nif_zoo.evaluate.likelihood import evaluation_data
+
+    model, folder = load_model(args)
+    labels = None
+    if args.images:
+        if args.dataset:
+            raise ValueError("pass image files or --dataset, not both")
+        images, _ = read_image_files(args.images, model, args.fit)
+    else:
+        data = evaluation_data(model_data_config(args, model, folder), args.split, args.limit)
+        images, labels = data.images, data.labels
+    z = chunked(lambda b: model.embed(b, estimate=args.estimate), images, "embed")
+    np.save(args.out, z)
+    message = f"wrote embeddings {z.shape} to {args.out}"
+    if labels is not None:
+        label_path = args.out[:-4] + "_labels.npy" if args.out.endswith(".npy") else args.out + "_labels.npy"
+        np.save(label_path, np.asarray(labels))
+        message += f" and labels to {label_path}"
+    print(message)
+
+
+def run_eval(args):
+    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+
+    model, folder = load_model(args)
+    data = evaluation_data(model_data_config(args, model, folder), args.split, args.limit)
+    print(f"{args.model}: {args.split} bits/dim on {len(data)} images ...", file=sys.stderr)
+    result = heldout_bits_per_dim(model, data.images, seed=args.seed, num_samples=args.iw_samples)
+    print(f"{args.model} {data.name}/{args.split}: {result['bpd']:.4f} bits/dim "
+          f"(+- {result['bpd_sem']:.4f} s.e.m.; {result['images']} images; {result['bound']}; "
+          f"dequantisation {result['dequantisation']})")
+    return result
+
+
+def run_publish(args):
+    from nif_zoo.zoo.publish import publish
+
+    publish(args.run, args.name, checkpoints_root=args.checkpoints, cards_root=args.cards)
+
+
+def run_cards(args):
+    from nif_zoo.zoo.publish import write_cards
+
+    paths = write_cards(args.out)
+    print(f"wrote {len(paths)} model cards to {os.path.dirname(paths[0]) if paths else args.out}")
+
+
+COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,
+            "reconstruct": run_reconstruct, "embed": run_embed, "eval": run_eval,
+            "train": run_train, "publish": run_publish, "cards": run_cards}
 
 
 def main(argv=None) -> int:

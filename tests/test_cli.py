@@ -1,30 +1,93 @@
 """The command line, run as a user would (in-process through main())."""
+import os
+
 import numpy as np
+import pytest
 from PIL import Image
 
+import nif_zoo
 from nif_zoo import cli
 from nif_zoo.evaluate.images import image_grid
+from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
 
 
-def test_sample_writes_a_png_grid(tmp_path):
-    out = tmp_path / "grid.png"
-    rc = cli.main(["sample", "--image-shape", "8,8,1", "--levels", "2", "--steps", "1",
-                   "--width", "8", "--latent-dim", "4", "--num", "6", "--scale", "2",
-                   "--out", str(out)])
+def last_error(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not any("Traceback" in line for line in err)
+    return err[-1]
+
+
+def test_sample_writes_a_png_grid(tiny_folder, tmp_path, capsys):
+    out, npy = tmp_path / "grid.png", tmp_path / "x.npy"
+    rc = cli.main(["sample", tiny_folder, "--num", "6", "--scale", "2", "-t", "0.5",
+                   "--s", "0.2", "--seed", "4", "--out", str(out), "--npy", str(npy)])
     assert rc == 0
     img = np.asarray(Image.open(out))
     # 6 images -> 2 rows x 3 columns of 16x16 tiles with 1-pixel borders
     assert img.shape == (2 * 17 + 1, 3 * 17 + 1)
+    expected = nif_zoo.load(tiny_folder).sample(6, temperature=0.5, s=0.2, seed=4)
+    np.testing.assert_array_equal(np.load(npy), expected)
+    assert "t=0.5, s=0.2, seed=4" in capsys.readouterr().out
 
 
-def test_errors_are_one_line_and_non_zero(tmp_path, capsys):
-    rc = cli.main(["sample", "--image-shape", "8,8,1", "--levels", "2", "--steps", "1",
-                   "--width", "8", "--latent-dim", "4", "--s", "-1",
-                   "--out", str(tmp_path / "x.png")])
-    err = capsys.readouterr().err.strip().splitlines()
+def test_errors_are_one_line_and_non_zero(tiny_folder, tmp_path, capsys):
+    rc = cli.main(["sample", tiny_folder, "--s", "-1", "--out", str(tmp_path / "x.png")])
     assert rc == 1
-    assert err[-1] == "nif-zoo sample: error: s must be finite and >= 0; got -1.0"
-    assert not any("Traceback" in line for line in err)
+    assert last_error(capsys) == "nif-zoo sample: error: s must be finite and >= 0; got -1.0"
+    assert cli.main(["info", "nif64-mnist"]) == 1
+    assert "did you mean nif64-mnist32" in last_error(capsys)
+    assert cli.main(["reconstruct", tiny_folder, str(tmp_path / "nope.png")]) == 1
+    assert "no such image file" in last_error(capsys)
+    with pytest.raises(ValueError):
+        cli.main(["--debug", "sample", tiny_folder, "--num", "0"])
+
+
+def test_list_and_info(capsys):
+    assert cli.main(["list", "--names", "*-lfw24"]) == 0
+    assert capsys.readouterr().out.split() == ["nf-lfw24", "nif32-lfw24"]
+    assert cli.main(["list", "nif*-celeba64"]) == 0
+    out = capsys.readouterr().out
+    assert "nif512-celeba64" in out and "recipe" in out and "nf-celeba64" not in out
+    assert cli.main(["info", "nif128-cifar32"]) == 0
+    assert "# nif128-cifar32" in capsys.readouterr().out
+
+
+def write_pngs(folder, images):
+    paths = []
+    for i, img in enumerate(images):
+        path = os.path.join(folder, f"img{i}.png")
+        Image.fromarray(img[..., 0]).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_reconstruct_and_embed_files(tiny_folder, tmp_path):
+    model = nif_zoo.load(tiny_folder)
+    images = model.sample(3, seed=0)
+    paths = write_pngs(str(tmp_path), images)
+    out = tmp_path / "rec.png"
+    assert cli.main(["reconstruct", tiny_folder, *paths, "--scale", "1", "--out", str(out)]) == 0
+    grid = np.asarray(Image.open(out))
+    assert grid.shape == (2 * 9 + 1, 3 * 9 + 1)  # inputs above reconstructions
+    np.testing.assert_array_equal(grid[10:18, 1:9], model.reconstruct(images)[0, ..., 0])
+    z_path = tmp_path / "z.npy"
+    assert cli.main(["embed", tiny_folder, *paths, "--out", str(z_path)]) == 0
+    np.testing.assert_allclose(np.load(z_path), model.embed(images), rtol=1e-5, atol=1e-6)
+
+
+def test_embed_and_eval_a_dataset_split(tiny_folder, tmp_path, capsys):
+    model = nif_zoo.load(tiny_folder)
+    data = evaluation_data({"dataset": "lfw_faces", "image_shape": [8, 8, 1], "n_bits": 8,
+                            "fit": "resize"}, "test", 4)
+    z_path = tmp_path / "z.npy"
+    assert cli.main(["embed", tiny_folder, "--split", "test", "--limit", "4",
+                     "--out", str(z_path)]) == 0
+    np.testing.assert_allclose(np.load(z_path), model.embed(data.images), rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
+    assert cli.main(["eval", tiny_folder, "--limit", "4", "--seed", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    expected = heldout_bits_per_dim(model, data.images, seed=2)
+    assert f"{expected['bpd']:.4f} bits/dim" in line and "4 images; exact" in line
 
 
 def test_image_grid_scales_n_bits_and_tiles():

@@ -181,6 +181,15 @@ def init_variables(config: Dict[str, Any], module, init_images=None):
     return {col: {**tree, "glow": glow_variables[col]} for col, tree in variables.items()}
 
 
+def abstract_variables(config: Dict[str, Any], module=None):
+    """The variables' structure, shapes and dtypes (``jax.ShapeDtypeStruct``), no compute:
+    the target a checkpoint is restored into."""
+    module = module_from_config(config) if module is None else module
+    y = jnp.zeros((1,) + tuple(config["image_shape"]), jnp.float32)
+    return jax.eval_shape(lambda: module.init(
+        {"params": jax.random.key(0), "posterior": jax.random.key(1)}, y, method="log_density"))
+
+
 def create_model(kind: str, *, image_shape, levels: int, steps: int, width: int,
                  latent_dim: Optional[int] = None, n_bits: int = 8, seed: int = 0,
                  **options) -> Model:

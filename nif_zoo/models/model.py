@@ -103,6 +103,21 @@ class Model:
         """The same model (config, compiled functions' module) with other variables."""
         return Model(self.config, variables, self.module)
 
+    def save_pretrained(self, folder: str, *, card=None, metrics=None, training=None) -> str:
+        """Write this model as a pretrained folder (config.json, orbax weights, README.md
+        model card, SHA256SUMS); ``nif_zoo.load(folder)`` reads it back. See
+        :func:`nif_zoo.zoo.pretrained.save_pretrained`."""
+        from nif_zoo.zoo.pretrained import save_pretrained
+
+        return save_pretrained(self, folder, card=card, metrics=metrics, training=training)
+
+    def push_to_hub(self, repo_id: str, **kwargs) -> str:
+        """Upload :meth:`save_pretrained`'s folder to Hugging Face repo ``repo_id``; see
+        :func:`nif_zoo.zoo.hub.push_to_hub` for the options (token, private, revision)."""
+        from nif_zoo.zoo.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     # ------------------------------------------------------------------ compiled functions
     @functools.cached_property
     def _log_density(self):

@@ -5,6 +5,9 @@
     data:  dataset, image_shape, n_bits, data_dir, fit, flip, limit, eval_split, eval_limit
     train: batch_size, steps, learning_rate, warmup_steps, clip_norm, seed,
            checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints
+    zoo:   (optional, the model zoo's entry; training ignores it) status (bundled or
+           recipe), hub_repo, summary, temperature, s (recommended sampling values),
+           limitations (for the model card)
 
 Defaults (the authors' optimiser: Adam, lr 1e-4, linear warmup, batch 32) are in
 ``DEFAULTS``; ``seed`` sets the model init, the data order and the dequantisation noise,
@@ -26,6 +29,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
               "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
               "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
+    "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
+            "s": 0.0, "limitations": ""},
 }
 
 

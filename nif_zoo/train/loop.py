@@ -26,6 +26,7 @@ import optax
 
 from nif_zoo.data import load_dataset, quantize
 from nif_zoo.models import Model, create_model
+from nif_zoo.models.factory import abstract_variables
 from nif_zoo.train import checkpoint, sharding
 from nif_zoo.train.config import make_config, save_config
 
@@ -103,6 +104,17 @@ def truncate_jsonl(path: str, last_step: int):
     os.replace(path + ".tmp", path)
 
 
+def last_logged(path: str, key: str, default):
+    """The last value of ``key`` in a metrics log (``default`` if none)."""
+    value = default
+    if os.path.exists(path):
+        with open(path) as fh:
+            for line in fh:
+                if line.strip():
+                    value = json.loads(line).get(key, value)
+    return value
+
+
 def load_datasets(config):
     d, t = config["data"], config["train"]
     common = dict(image_shape=d["image_shape"], n_bits=d["n_bits"], data_dir=d["data_dir"],
@@ -139,6 +151,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     os.makedirs(out_dir, exist_ok=True)
     mngr = checkpoint.manager(out_dir, t["keep_checkpoints"])
     log_path = os.path.join(out_dir, "metrics.jsonl")
+    seconds_before = 0.0  # wall time of earlier runs of a resumed training
     if mngr.latest_step() is not None:
         if not resume:
             raise FileExistsError(f"{out_dir} already has checkpoints (latest step "
@@ -146,6 +159,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                                   "output folder")
         state = checkpoint.restore(mngr, checkpoint.abstract(state))
         truncate_jsonl(log_path, int(state["step"]))
+        seconds_before = last_logged(log_path, "train_seconds", 0.0)
     elif os.path.exists(log_path):
         os.remove(log_path)
     save_config(config, os.path.join(out_dir, "config.json"))
@@ -157,6 +171,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     bar = tqdm(total=t["steps"], initial=start, disable=not progress, unit="step",
                dynamic_ncols=True)
     tick, tick_step = time.perf_counter(), start
+    run_start = tick
     try:
         for step in range(start, t["steps"]):
             batch = sharding.shard_batch(train_data.batch_at(step, t["batch_size"], t["seed"]),
@@ -169,6 +184,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                                            for k, v in jax.device_get(metrics).items()}}
                 now = time.perf_counter()
                 record["images_per_s"] = (done - tick_step) * t["batch_size"] / (now - tick)
+                record["train_seconds"] = seconds_before + now - run_start
                 tick, tick_step = now, done
                 append_jsonl(log_path, record)
                 history.append(record)
@@ -223,12 +239,10 @@ def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
     with open(os.path.join(out_dir, "model.json")) as fh:
         model_config = json.load(fh)
     model = Model(model_config, None)
-    y = jnp.zeros((1,) + tuple(model_config["image_shape"]), jnp.float32)
-    variables = jax.eval_shape(lambda: model.module.init(
-        {"params": jax.random.key(0), "posterior": jax.random.key(1)}, y, method="log_density"))
+    variables = abstract_variables(model_config, model.module)
     optimizer = make_optimizer(make_config(config)["train"])
     shapes = jax.eval_shape(lambda v: initial_state(v, optimizer), variables)
-    on_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    on_device = sharding.weights_sharding(None)
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=on_device),
                           shapes)
     mngr = checkpoint.manager(out_dir)

