@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     crd = sub.add_parser("cards", help="re-render model_cards/ from the registry",
                          description="Write model_cards/NAME.md for every zoo model (recipes "
                                      "rendered from their configs; bundled ones copied from "
-                                     "checkpoints/NAME/README.md).")
+                                     "checkpoints/NAME/README.md) and the bundled-models "
+                                     "table of the repository's README.md.")
     crd.add_argument("--out", default=None, help="folder (the repo's model_cards/)")
     return parser
 
@@ -360,10 +361,12 @@ def run_publish(args):
 
 
 def run_cards(args):
-    from nif_zoo.zoo.publish import write_cards
+    from nif_zoo.zoo.publish import update_readme, write_cards
 
     paths = write_cards(args.out)
     print(f"wrote {len(paths)} model cards to {os.path.dirname(paths[0]) if paths else args.out}")
+    if update_readme():
+        print("updated the bundled-models table in README.md")
 
 
 COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,

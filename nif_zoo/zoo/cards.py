@@ -123,12 +123,18 @@ def render_card(name: str, model_config: Dict[str, Any], *,
     if metrics and metrics.get("test_bpd") is not None:
         parts += ["| metric | value |", "|---|---|",
                   f"| {metrics.get('split', 'test')} bits/dim ({metrics.get('bound', 'exact')}) "
-                  f"| {metrics['test_bpd']:.4f} |",
+                  f"| {metrics['test_bpd']:.4f}"
+                  + (f" +- {metrics['test_bpd_sem']:.4f} (s.e.m.)" if metrics.get("test_bpd_sem")
+                     else "") + " |",
                   f"| images | {metrics.get('images')} |",
                   f"| dequantisation | {metrics.get('dequantisation', 'uniform')} |"]
         for key, value in sorted((metrics.get("fid") or {}).items()):
             parts.append(f"| FID {key} | {value:.2f} |")
         parts += ["", "Measured with:", "```", metrics.get("command", ""), "```", ""]
+        if metrics.get("eval_curve"):
+            parts += ["Held-out bits/dim during training (training log, same evaluation): "
+                      + ", ".join(f"step {step}: {bpd:.3f}" for step, bpd in metrics["eval_curve"])
+                      + ".", ""]
     else:
         parts += ["Nothing yet: no published weights." if status == "recipe"
                   else "Not measured.", ""]

@@ -33,15 +33,17 @@ def eval_command(name: str, split: str, limit: Optional[int]) -> str:
 
 
 def run_metrics(run_dir: str) -> Dict[str, Any]:
-    """Steps and wall time of a training run, from its metrics.jsonl."""
-    steps, seconds = 0, None
+    """Steps, wall time and the held-out curve of a training run, from its metrics.jsonl."""
+    steps, seconds, curve = 0, None, []
     with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
         for line in fh:
             if line.strip():
                 record = json.loads(line)
                 steps = max(steps, record["step"])
                 seconds = record.get("train_seconds", seconds)
-    return {"train_steps": steps, "train_seconds": seconds}
+                if "eval_bpd" in record:
+                    curve.append([record["step"], round(record["eval_bpd"], 4)])
+    return {"train_steps": steps, "train_seconds": seconds, "eval_curve": curve}
 
 
 def card_for(entry: registry.ModelEntry, model_config, metrics) -> str:
@@ -75,7 +77,7 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
         "test_bpd": measured["bpd"], "test_bpd_sem": measured["bpd_sem"],
         "images": measured["images"], "split": split, "bound": measured["bound"],
         "dequantisation": measured["dequantisation"],
-        "command": eval_command(name, split, limit),
+        "command": eval_command(name, split, limit if len(test) == limit else None),
         "num_params": model.num_params, "train_hardware": hardware(),
         **run_metrics(run_dir),
     }
@@ -122,3 +124,45 @@ def write_cards(cards_root: Optional[str] = None) -> list:
             fh.write(expected_card(name))
         paths.append(path)
     return paths
+
+
+TABLE_START, TABLE_END = "<!-- bundled-models:start -->", "<!-- bundled-models:end -->"
+
+
+def bundled_table() -> str:
+    """Markdown table of the bundled models and what their cards measured."""
+    from nif_zoo.zoo.hub import bundled_folder
+
+    rows = ["| model | kind | M | data | params | trained | test bits/dim | t, s |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name in registry.list_models(pretrained_only=True):
+        entry = registry.get_entry(name)
+        folder = bundled_folder(name)
+        m = pretrained.read_json(folder, pretrained.METRICS, {}) if folder else {}
+        zoo = entry.config["zoo"]
+        shape = "x".join(map(str, entry.image_shape))
+        bpd = (f"{m['test_bpd']:.3f} ({m['images']} imgs, {m['bound']})"
+               if m.get("test_bpd") is not None else "not published")
+        trained = (f"{m['train_steps']} steps, {m['train_seconds'] / 60:.0f} min"
+                   if m.get("train_seconds") else "")
+        rows.append(f"| [{name}](model_cards/{name}.md) | {entry.kind} | {entry.latent_dim} | "
+                    f"{entry.dataset} {shape}, {entry.config['data']['n_bits']} bit | "
+                    f"{m.get('num_params', 0):,} | {trained} | {bpd} | "
+                    f"{zoo['temperature']}, {zoo['s']} |")
+    return "\n".join(rows)
+
+
+def update_readme(path: Optional[str] = None) -> bool:
+    """Replace the bundled-models table between the README's markers; True if changed."""
+    path = path or os.path.join(REPO_ROOT, "README.md")
+    with open(path) as fh:
+        text = fh.read()
+    if TABLE_START not in text or TABLE_END not in text:
+        return False
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    new = f"{head}{TABLE_START}\n{bundled_table()}\n{TABLE_END}{tail}"
+    if new != text:
+        with open(path, "w") as fh:
+            fh.write(new)
+    return new != text

@@ -90,3 +90,10 @@ def test_recipes_build():
     for name in nif_zoo.list_models():
         variables = abstract_variables(model_config(registry.get_entry(name)))
         assert "glow" in variables["params"]
+
+
+def test_readme_table_matches_the_bundled_metrics():
+    with open(os.path.join(REPO, "README.md")) as fh:
+        readme = fh.read()
+    assert f"{publish.TABLE_START}\n{publish.bundled_table()}\n{publish.TABLE_END}" in readme, \
+        "README's bundled-models table is stale: run nif-zoo cards"

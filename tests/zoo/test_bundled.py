@@ -1,0 +1,93 @@
+"""The bundled checkpoints: present, verified, loadable offline by name, small, and their
+cards' numbers reproducible with the command the card gives."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import nif_zoo
+from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+from nif_zoo.models.factory import make_config
+from nif_zoo.zoo import hub, pretrained, registry
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUNDLED = nif_zoo.list_models(pretrained_only=True)
+MB = 1 << 20
+
+
+def folder_size(folder):
+    return sum(os.path.getsize(os.path.join(folder, f)) for f in pretrained.list_files(folder))
+
+
+def test_every_bundled_model_is_in_checkpoints_and_small():
+    total = 0
+    for name in BUNDLED:
+        folder = os.path.join(REPO, "checkpoints", name)
+        assert os.path.isfile(os.path.join(folder, "SHA256SUMS")), f"{name}: not published"
+        size = folder_size(folder)
+        assert size < 5 * MB, f"{name}: {size / MB:.1f} MB"
+        total += size
+    assert total < 60 * MB
+    extra = set(os.listdir(os.path.join(REPO, "checkpoints"))) - set(BUNDLED)
+    assert not extra, f"checkpoints/ holds unregistered folders {extra}"
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_matches_its_registry_entry(name):
+    entry = registry.get_entry(name)
+    folder = hub.bundled_folder(name)
+    pretrained.verify(folder)
+    config = pretrained.read_json(folder, "config.json")
+    d = entry.config["data"]
+    assert config == make_config(image_shape=d["image_shape"], n_bits=d["n_bits"],
+                                 seed=entry.config["train"]["seed"], **entry.config["model"])
+    assert pretrained.read_json(folder, "training.json") == json.loads(json.dumps(entry.config))
+    metrics = pretrained.read_json(folder, "metrics.json")
+    assert metrics["train_steps"] == entry.config["train"]["steps"]
+    assert np.isfinite(metrics["test_bpd"]) and metrics["images"] > 0
+
+
+def test_load_every_bundled_model_offline_by_name(tmp_path):
+    """A fresh process with no network (HF_HUB_OFFLINE, an endpoint nobody listens on) and an
+    empty Hugging Face cache: every bundled model loads by name and samples."""
+    script = textwrap.dedent("""
+        import sys, numpy as np, nif_zoo
+        for name in sys.argv[1:]:
+            model = nif_zoo.load(name)
+            x = model.sample(4, temperature=0.7, s=0.0, seed=0)
+            assert x.shape == (4,) + model.image_shape and x.dtype == np.uint8, name
+            assert x.max() < 2 ** model.n_bits, name
+            print("LOADED", name, model.kind, model.latent_dim)
+    """)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9",
+               HF_HOME=str(tmp_path / "hf"))
+    out = subprocess.run([sys.executable, "-c", script, *BUNDLED], env=env,
+                         capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("LOADED") == len(BUNDLED)
+    assert not os.path.exists(tmp_path / "hf" / "hub")
+
+
+def reproduce(name):
+    model = nif_zoo.load(name)
+    entry = registry.get_entry(name)
+    metrics = pretrained.read_json(hub.bundled_folder(name), "metrics.json")
+    data = evaluation_data(entry.config["data"], metrics["split"], metrics["images"])
+    measured = heldout_bits_per_dim(model, data.images, seed=0)
+    assert measured["images"] == metrics["images"] and measured["bound"] == metrics["bound"]
+    np.testing.assert_allclose(measured["bpd"], metrics["test_bpd"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", [n for n in BUNDLED if n.endswith("-lfw24")])
+def test_card_numbers_reproduce_faces(name):
+    reproduce(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in BUNDLED if n.endswith("-mnist32")])
+def test_card_numbers_reproduce_mnist(name):
+    reproduce(name)
