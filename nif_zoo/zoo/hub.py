@@ -145,11 +145,22 @@ def resolve(name_or_repo: str, *, revision: Optional[str] = None,
             force_download: bool = False) -> str:
     """The verified local pretrained folder for a registry name, a hub repo id
     (``owner/name``) or a local folder path."""
-    if os.path.isdir(name_or_repo) and os.path.isfile(
-            os.path.join(name_or_repo, pretrained.MANIFEST)):
-        pretrained.verify(name_or_repo)
-        return name_or_repo
-    if "/" in name_or_repo and not os.path.exists(name_or_repo):
+    looks_like_path = (name_or_repo.startswith((".", "~", os.sep)) or os.path.exists(name_or_repo)
+                       or name_or_repo.count("/") > 1)
+    if looks_like_path:
+        folder = os.path.expanduser(name_or_repo)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"no pretrained folder at {name_or_repo}")
+        pretrained.verify(folder)  # IntegrityError if it is not one
+        return folder
+    if "/" in name_or_repo:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+        try:
+            validate_repo_id(name_or_repo)
+        except HFValidationError as err:
+            raise HubError(f"{name_or_repo!r} is neither a zoo name, a folder nor a valid "
+                           f"Hugging Face repo id: {err}") from None
         return fetch(name_or_repo, revision=revision, force_download=force_download)
     entry = registry.get_entry(name_or_repo)
     folder = None if (revision or force_download) else bundled_folder(entry.name)

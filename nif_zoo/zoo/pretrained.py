@@ -100,7 +100,7 @@ def verify(folder: str) -> Dict[str, str]:
     return manifest
 
 
-def _write_json(path: str, obj) -> None:
+def write_json(path: str, obj) -> None:
     with open(path, "w") as fh:
         json.dump(obj, fh, indent=2, sort_keys=True)
         fh.write("\n")
@@ -122,16 +122,16 @@ def save_pretrained(model, folder: str, *, card: Optional[str] = None,
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.", dir=parent)
     try:
-        _write_json(os.path.join(tmp, CONFIG), model.config)
+        write_json(os.path.join(tmp, CONFIG), model.config)
         variables = jax.device_get(model.variables)
         checkpointer = ocp.StandardCheckpointer()
         checkpointer.save(os.path.join(tmp, WEIGHTS), variables)
         checkpointer.wait_until_finished()
         checkpointer.close()
         if metrics is not None:
-            _write_json(os.path.join(tmp, METRICS), metrics)
+            write_json(os.path.join(tmp, METRICS), metrics)
         if training is not None:
-            _write_json(os.path.join(tmp, TRAINING), training)
+            write_json(os.path.join(tmp, TRAINING), training)
         with open(os.path.join(tmp, CARD), "w") as fh:
             fh.write(card if card is not None else default_card(model.config, metrics))
         write_manifest(tmp)

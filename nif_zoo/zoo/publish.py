@@ -133,8 +133,8 @@ def bundled_table() -> str:
     """Markdown table of the bundled models and what their cards measured."""
     from nif_zoo.zoo.hub import bundled_folder
 
-    rows = ["| model | kind | M | data | params | trained | test bits/dim | t, s |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | kind | M | data | params | trained | test bits/dim | test FID | t, s |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name in registry.list_models(pretrained_only=True):
         entry = registry.get_entry(name)
         folder = bundled_folder(name)
@@ -145,9 +145,11 @@ def bundled_table() -> str:
                if m.get("test_bpd") is not None else "not published")
         trained = (f"{m['train_steps']} steps, {m['train_seconds'] / 60:.0f} min"
                    if m.get("train_seconds") else "")
+        fids = m.get("fid") or {}
+        fid = "; ".join(f"{v:.1f} ({k.split(',')[1].strip()})" for k, v in sorted(fids.items()))
         rows.append(f"| [{name}](model_cards/{name}.md) | {entry.kind} | {entry.latent_dim} | "
                     f"{entry.dataset} {shape}, {entry.config['data']['n_bits']} bit | "
-                    f"{m.get('num_params', 0):,} | {trained} | {bpd} | "
+                    f"{m.get('num_params', 0):,} | {trained} | {bpd} | {fid or '-'} | "
                     f"{zoo['temperature']}, {zoo['s']} |")
     return "\n".join(rows)
 
@@ -166,3 +168,26 @@ def update_readme(path: Optional[str] = None) -> bool:
         with open(path, "w") as fh:
             fh.write(new)
     return new != text
+
+
+def update_metrics(name: str, extra: Dict[str, Any], *, cards_root: Optional[str] = None) -> str:
+    """Add measured numbers (e.g. FIDs) to a bundled model's metrics.json, re-render its
+    card (checkpoint README and model_cards/NAME.md) and its SHA256SUMS; weights untouched."""
+    from nif_zoo.zoo.hub import bundled_folder
+
+    entry = registry.get_entry(name)
+    folder = bundled_folder(name)
+    if folder is None:
+        raise ValueError(f"{name} has no bundled checkpoint to update")
+    metrics = {**pretrained.read_json(folder, pretrained.METRICS, {}), **extra}
+    config = pretrained.read_json(folder, pretrained.CONFIG)
+    card = card_for(entry, config, metrics)
+    pretrained.verify(folder)
+    pretrained.write_json(os.path.join(folder, pretrained.METRICS), metrics)
+    with open(os.path.join(folder, pretrained.CARD), "w") as fh:
+        fh.write(card)
+    pretrained.write_manifest(folder)
+    cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
+    with open(os.path.join(cards_root, f"{name}.md"), "w") as fh:
+        fh.write(card)
+    return folder

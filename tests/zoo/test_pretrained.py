@@ -144,3 +144,14 @@ def test_bad_devices_argument(tiny_folder):
         nif_zoo.load(tiny_folder, devices=[])
     with pytest.raises(ValueError, match="jax.Device"):
         nif_zoo.load(tiny_folder, devices=["cpu:0"])
+
+
+def test_names_paths_and_repo_ids_are_told_apart(tmp_path):
+    from nif_zoo.zoo import HubError
+
+    with pytest.raises(FileNotFoundError, match="no pretrained folder at ./does-not-exist"):
+        nif_zoo.load("./does-not-exist")
+    with pytest.raises(HubError, match="valid Hugging Face repo id"):
+        nif_zoo.load("a/b c")
+    with pytest.raises(IntegrityError, match="has no SHA256SUMS"):
+        nif_zoo.load(str(tmp_path))

@@ -1,0 +1,135 @@
+"""The paper's figures in kind, as small PNGs (matplotlib, Agg backend;
+``pip install "nif-zoo[eval]"``):
+
+* :func:`plot_fid_vs_s` (Fig. 7): FID against s per model; an NF is a flat line;
+* :func:`temperature_grid` (Fig. 3): the same latent draws at t in 0..2, per model, s = 0;
+* :func:`s_grid` (Fig. 5/6): the same z and the same noise draw at s from 0 to 1;
+* :func:`embedding_umap` (Fig. 4): supervised UMAP of test embeddings coloured by class.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise ImportError("plots need matplotlib: pip install \"nif-zoo[eval]\"") from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fid_vs_s(sweeps: Dict[str, List[Dict]], path: str, *, title: str = "") -> str:
+    """``sweeps``: model name -> [{"s": s, "fid": value}, ...]."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    for name, sweep in sweeps.items():
+        s = [r["s"] for r in sweep]
+        f = [r["fid"] for r in sweep]
+        style = "--" if name.startswith("nf-") else "-o"
+        ax.plot(s, f, style, label=name, markersize=3)
+    ax.set_xlabel("noise scale s")
+    ax.set_ylabel("FID (training images)")
+    ax.set_title(title or "FID vs s")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _show_rows(rows: List[np.ndarray], row_labels: Sequence[str], col_labels: Sequence[str],
+               n_bits: int, path: str, title: str) -> str:
+    """rows[i]: uint8 images (num_cols, H, W, C) -> a labelled grid."""
+    from nif_zoo.evaluate.images import to_uint8
+
+    plt = _pyplot()
+    n_rows, n_cols = len(rows), len(col_labels)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.9 * n_cols + 1.2, 0.9 * n_rows + 0.6),
+                             dpi=100, squeeze=False)
+    for i, images in enumerate(rows):
+        arr = to_uint8(images, n_bits)
+        for j in range(n_cols):
+            ax = axes[i][j]
+            img = arr[j]
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(col_labels[j], fontsize=7)
+            if j == 0:
+                ax.set_ylabel(row_labels[i], fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def temperature_grid(models: Dict[str, object], path: str, *,
+                     temperatures: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+                     num: int = 3, s: float = 0.0, seed: int = 0) -> str:
+    """Rows: ``num`` latent draws eps per model; columns: decode(t eps, s) for each t."""
+    import jax
+
+    from nif_zoo import rng
+    from nif_zoo.data import quantize
+
+    rows, labels, n_bits = [], [], None
+    for name, model in models.items():
+        eps = np.asarray(rng.normal(jax.random.key(seed), (num, model.latent_dim)))
+        for k in range(num):
+            z = np.stack([t * eps[k] for t in temperatures]).astype(np.float32)
+            rows.append(quantize.quantize(model.decode(z, s=s, seed=seed), model.n_bits))
+            labels.append(f"{name} #{k}")
+        n_bits = model.n_bits
+    return _show_rows(rows, labels, [f"t={t:g}" for t in temperatures], n_bits, path,
+                      f"same eps, z = t eps, s = {s:g}")
+
+
+def s_grid(model, path: str, *, s_values: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
+           num: int = 4, temperature: float = 0.7, seed: int = 0, name: str = "") -> str:
+    """Rows: ``num`` latents z = t eps; columns: decode(z, s) with the same noise draw."""
+    import jax
+
+    from nif_zoo import rng
+    from nif_zoo.data import quantize
+
+    eps = np.asarray(rng.normal(jax.random.key(seed), (num, model.latent_dim)))
+    rows = []
+    for k in range(num):
+        z = np.repeat((temperature * eps[k])[None], len(s_values), axis=0).astype(np.float32)
+        # the same noise seed for every column: x = mean + sqrt(s) * (one noise draw)
+        rows.append(np.concatenate([quantize.quantize(model.decode(z[j: j + 1], s=s, seed=seed + k),
+                                                      model.n_bits)
+                                    for j, s in enumerate(s_values)]))
+    return _show_rows(rows, [f"z #{k}" for k in range(num)], [f"s={s:g}" for s in s_values],
+                      model.n_bits, path, f"{name}: walking off the manifold (t = {temperature:g})")
+
+
+def embedding_umap(embeddings: Dict[str, tuple], path: str, *, seed: int = 0) -> str:
+    """``embeddings``: model name -> (z (n, d), labels (n,)); one supervised-UMAP panel each."""
+    try:
+        import umap
+    except ImportError as err:
+        raise ImportError("the UMAP plot needs umap-learn: pip install \"nif-zoo[eval]\"") from err
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(4 * len(embeddings), 4), dpi=100,
+                             squeeze=False)
+    for ax, (name, (z, labels)) in zip(axes[0], embeddings.items()):
+        xy = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(z, y=labels)
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)
+        ax.set_title(f"{name} (dim {z.shape[1]})", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(points, ax=axes[0].tolist(), shrink=0.8, label="class")
+    fig.savefig(path)
+    plt.close(fig)
+    return path

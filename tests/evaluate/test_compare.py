@@ -1,0 +1,103 @@
+"""The s sweep / tuning protocol, the comparison report and the figures, with a cheap
+stand-in feature extractor (the Inception path is tested in test_fid.py)."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nif_zoo
+from nif_zoo.evaluate import compare, fid, plots
+from nif_zoo.evaluate.report import run_comparison, shared_data_config
+
+
+@pytest.fixture
+def faces_reference(stub_features):
+    data = {"dataset": "lfw_faces", "image_shape": [24, 24, 1], "n_bits": 5, "fit": None}
+    features = stub_features()
+    return features, fid.reference_statistics(data, "train", 90, features, cache=False)
+
+
+def test_sweep_is_deterministic_and_flat_for_an_nf(faces_reference):
+    features, ref = faces_reference
+    nif = nif_zoo.load("nif32-lfw24")
+    sweep = compare.sweep_s(nif, ref, features, [0.0, 0.5, 1.0], num_samples=40)
+    assert [r["s"] for r in sweep] == [0.0, 0.5, 1.0]
+    assert len({round(r["fid"], 9) for r in sweep}) == 3  # s changes the samples
+    assert compare.sweep_s(nif, ref, features, [0.0, 0.5, 1.0], num_samples=40) == sweep
+    direct = fid.model_fid(nif, ref, features, num_samples=40, temperature=1.0, s=0.5, seed=0)
+    assert sweep[1]["fid"] == pytest.approx(direct)
+    nf_sweep = compare.sweep_s(nif_zoo.load("nf-lfw24"), ref, features, [0.0, 1.0], num_samples=40)
+    assert nf_sweep[0]["fid"] == nf_sweep[1]["fid"]
+
+
+def test_tune_s_picks_the_training_argmin_and_tests_with_fresh_samples(faces_reference):
+    features, ref = faces_reference
+    nif = nif_zoo.load("nif32-lfw24")
+    grid = [0.0, 0.25, 0.5, 1.0]
+    result = compare.tune_s(nif, ref, ref, features, grid, num_samples=40, seed=3)
+    best = min(result["sweep"], key=lambda r: r["fid"])
+    assert result["best_s"] == best["s"]
+    fresh = fid.model_fid(nif, ref, features, num_samples=40, s=best["s"], seed=4)
+    assert result["test_fid_best_s"] == pytest.approx(fresh)
+    at_one = fid.model_fid(nif, ref, features, num_samples=40, s=1.0, seed=4)
+    assert result["test_fid_s1"] == pytest.approx(at_one)
+    entries = compare.card_fid_entries(result)
+    assert any(f"tuned s={best['s']:.2f}" in k for k in entries)
+
+
+def test_models_on_different_data_are_refused():
+    with pytest.raises(ValueError, match="different data"):
+        shared_data_config(["nf-lfw24", "nf-mnist32"])
+
+
+@pytest.mark.slow
+def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
+    monkeypatch.setenv("NIF_ZOO_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    report = run_comparison(["nf-lfw24", "nif32-lfw24"], str(out), num_samples=30,
+                            s_values=[0.0, 0.5, 1.0], train_limit=90, test_limit=10,
+                            features=stub_features(), progress=False)
+    assert {"comparison.md", "comparison.json", "fid_vs_s.png", "temperature_grid.png",
+            "s_grid.png"} <= set(os.listdir(out))
+    table = (out / "comparison.md").read_text()
+    assert "| nf-lfw24 | nf | 576 |" in table and "| nif32-lfw24 | nif | 32 |" in table
+    assert "30 samples at t = 1.0 against 10 test images" in table
+    saved = json.loads((out / "comparison.json").read_text())
+    assert saved["rows"][1]["tune"]["best_s"] in (0.0, 0.5, 1.0)
+    assert report["rows"][0]["bpd"] == pytest.approx(
+        json.load(open(os.path.join(os.path.dirname(nif_zoo.__file__), "..", "checkpoints",
+                                    "nf-lfw24", "metrics.json")))["test_bpd"])
+    for name in ("fid_vs_s.png", "temperature_grid.png", "s_grid.png"):
+        with Image.open(out / name) as img:
+            assert img.size[0] > 200 and img.size[1] > 100
+
+
+def test_s_grid_columns_share_z_and_noise(tmp_path, monkeypatch):
+    """Row k: z_k = t eps_k for every column; column s uses the row's one noise draw."""
+    import jax
+
+    from nif_zoo import rng
+    from nif_zoo.data import quantize
+
+    nif = nif_zoo.load("nif32-lfw24")
+    captured = []
+    monkeypatch.setattr(plots, "_show_rows", lambda rows, *a, **k: captured.extend(rows))
+    plots.s_grid(nif, str(tmp_path / "s.png"), s_values=(0.0, 1.0), num=2, seed=5)
+    z = (0.7 * np.asarray(rng.normal(jax.random.key(5), (2, 32)))).astype(np.float32)
+    for k in range(2):
+        for j, s in enumerate((0.0, 1.0)):
+            expected = quantize.quantize(nif.decode(z[k: k + 1], s=s, seed=5 + k), 5)[0]
+            np.testing.assert_array_equal(captured[k][j], expected)
+
+
+@pytest.mark.slow
+def test_embedding_umap_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 30)
+    z = rng.normal(size=(90, 8)) + labels[:, None] * 3.0
+    path = plots.embedding_umap({"a": (z, labels), "b": (z[:, :4], labels)},
+                                str(tmp_path / "umap.png"))
+    with Image.open(path) as img:
+        assert img.size[0] >= 700
