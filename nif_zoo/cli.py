@@ -154,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write the FIDs into checkpoints/NAME and model_cards/NAME.md")
     add_fid_arguments(cmp_, 1000)
 
+    demo = sub.add_parser(
+        "demo", help="a local web page to sample and explore a model (Gradio)",
+        description="Serve a web page with temperature and s sliders, seed, number of "
+                    "samples, a walk off the manifold and reconstruction of uploaded images. "
+                    "Needs the [demo] extra (gradio).")
+    demo.add_argument("model", nargs="?", default=None, metavar="NAME",
+                      help="the model shown first (default: the first bundled one)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=7860, help="port (7860)")
+
     train = sub.add_parser(
         "train", help="train a model (NF, NIF, deep NIF) with checkpoints; resumable",
         description="Train per a JSON/YAML config (sections model, data, train; see "
@@ -435,6 +445,15 @@ def run_compare(args):
                    plots=not args.no_plots, update_cards=args.update_cards)
 
 
+def run_demo(args):
+    from nif_zoo.demo import launch
+
+    if args.model is not None:
+        load_model(args)  # fail early, on the command line, for a bad name
+    print(f"nif-zoo demo on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    launch(args.model, host=args.host, port=args.port)
+
+
 def run_publish(args):
     from nif_zoo.zoo.publish import publish
 
@@ -452,7 +471,7 @@ def run_cards(args):
 
 COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,
             "reconstruct": run_reconstruct, "embed": run_embed, "eval": run_eval,
-            "tune-s": run_tune_s, "compare": run_compare, "train": run_train,
+            "demo": run_demo, "tune-s": run_tune_s, "compare": run_compare, "train": run_train,
             "publish": run_publish, "cards": run_cards}
 
 

@@ -49,6 +49,10 @@ def test_bundled_model_matches_its_registry_entry(name):
     metrics = pretrained.read_json(folder, "metrics.json")
     assert metrics["train_steps"] == entry.config["train"]["steps"]
     assert np.isfinite(metrics["test_bpd"]) and metrics["images"] > 0
+    # the card's number is the training log's final evaluation (same images, noise, bound)
+    last_step, last_bpd = metrics["eval_curve"][-1]
+    assert last_step == entry.config["train"]["steps"]
+    assert abs(last_bpd - metrics["test_bpd"]) < 1e-4
 
 
 def test_load_every_bundled_model_offline_by_name(tmp_path):
