@@ -27,6 +27,16 @@ def add_model_argument(sub):
                      help="hub branch, tag or commit (skips the bundled copy)")
 
 
+def add_dataset_arguments(sub):
+    sub.add_argument("--dataset", default=None,
+                     help="mnist, lfw_faces, fashion_mnist, cifar10, celeba or folder "
+                          "(default: the model's training data)")
+    sub.add_argument("--data-dir", default=None, help="folder of images (--dataset folder, "
+                                                      "or any dataset without TensorFlow)")
+    sub.add_argument("--split", default="test", help="split (test)")
+    sub.add_argument("--limit", type=int, default=None, help="first N images of the split")
+
+
 def parse_floats(text: str):
     try:
         return [float(v) for v in text.split(",") if v.strip()]
@@ -95,10 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "as .npy (with labels as NAME_labels.npy for a labelled dataset).")
     add_model_argument(emb)
     emb.add_argument("images", nargs="*", metavar="IMAGE", help="image files")
-    emb.add_argument("--dataset", default=None,
-                     help="a dataset instead of files (default: the model's training data)")
-    emb.add_argument("--split", default="test", help="dataset split (test)")
-    emb.add_argument("--limit", type=int, default=None, help="first N images of the split")
+    add_dataset_arguments(emb)
     emb.add_argument("--estimate", choices=["mode", "posterior_mean"], default="mode",
                      help="NIF embedding: the stochastic inverse's mode or the posterior mean")
     emb.add_argument("--fit", default="resize", help="fit image files: pad, crop, resize")
@@ -110,10 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "--dataset): uniform dequantisation noise from --seed; exact for NF and "
                     "NIF, the importance-weighted bound for a deep NIF.")
     add_model_argument(ev)
-    ev.add_argument("--dataset", default=None, help="dataset (default: the training data)")
-    ev.add_argument("--data-dir", default=None, help="folder of images for --dataset folder")
-    ev.add_argument("--split", default="test", help="split (test)")
-    ev.add_argument("--limit", type=int, default=None, help="first N images of the split")
+    add_dataset_arguments(ev)
     ev.add_argument("--seed", type=int, default=0, help="dequantisation / posterior seed (0)")
     ev.add_argument("--iw-samples", type=int, default=None,
                     help="deep NIF: K of the IW bound (the model's default)")
@@ -153,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--update-cards", action="store_true",
                       help="write the FIDs into checkpoints/NAME and model_cards/NAME.md")
     add_fid_arguments(cmp_, 1000)
+
+    sep = sub.add_parser(
+        "separability", help="k-NN accuracy of test embeddings (class separation)",
+        description="Embed a labelled split with each model and report the leave-one-out "
+                    "k-nearest-neighbour accuracy of the embeddings: how well classes "
+                    "separate in the latent space (the paper's Fig. 4, as a number).")
+    sep.add_argument("models", nargs="+", metavar="NAME", help="zoo names or folders")
+    add_dataset_arguments(sep)
+    sep.set_defaults(limit=1000)
+    sep.add_argument("--k", type=int, default=5, help="neighbours (5)")
+    sep.add_argument("--estimate", choices=["mode", "posterior_mean"], default="mode",
+                     help="NIF embedding (mode)")
 
     demo = sub.add_parser(
         "demo", help="a local web page to sample and explore a model (Gradio)",
@@ -365,7 +381,7 @@ def model_data_config(args, model, folder):
     data = dict(training["data"]) if training else {"fit": None, "data_dir": None}
     data.update(image_shape=list(model.image_shape), n_bits=model.n_bits)
     if args.dataset is not None:
-        data.update(dataset=args.dataset, data_dir=getattr(args, "data_dir", None), fit=None)
+        data.update(dataset=args.dataset, data_dir=args.data_dir, fit=None)
     return data
 
 
@@ -419,7 +435,8 @@ def run_tune_s(args):
     from nif_zoo.evaluate import compare, fid
 
     model, folder = load_model(args)
-    data = model_data_config(argparse.Namespace(dataset=None, model=args.model), model, folder)
+    data = model_data_config(argparse.Namespace(dataset=None, data_dir=None, model=args.model),
+                             model, folder)
     features = fid.InceptionFeatures(device=args.device)
     train_ref = fid.reference_statistics(data, "train", args.train_ref, features)
     test_ref = fid.reference_statistics(data, "test", args.test_ref, features)
@@ -443,6 +460,27 @@ def run_compare(args):
                    train_limit=args.train_ref, test_limit=args.test_ref, seed=args.seed,
                    features=fid.InceptionFeatures(device=args.device),
                    plots=not args.no_plots, update_cards=args.update_cards)
+
+
+def run_separability(args):
+    import nif_zoo
+    from nif_zoo.evaluate.compare import knn_accuracy
+    from nif_zoo.evaluate.likelihood import evaluation_data
+    from nif_zoo.zoo import hub
+
+    print(f"| model | latent dim | {args.k}-NN accuracy ({args.split}, {args.limit} images) |")
+    print("|---|---|---|")
+    for name in args.models:
+        folder = hub.resolve(name)
+        model = nif_zoo.load_pretrained(folder, verified=True)
+        data = evaluation_data(model_data_config(argparse.Namespace(
+            dataset=args.dataset, data_dir=args.data_dir, model=name), model, folder),
+            args.split, args.limit)
+        if data.labels is None:
+            raise ValueError(f"{data.name}/{args.split} has no labels")
+        z = model.embed(data.images, estimate=args.estimate)
+        print(f"| {name} | {z.shape[1]} | {knn_accuracy(z, data.labels, args.k):.3f} |",
+              flush=True)
 
 
 def run_demo(args):
@@ -471,7 +509,7 @@ def run_cards(args):
 
 COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,
             "reconstruct": run_reconstruct, "embed": run_embed, "eval": run_eval,
-            "demo": run_demo, "tune-s": run_tune_s, "compare": run_compare, "train": run_train,
+            "separability": run_separability, "demo": run_demo, "tune-s": run_tune_s, "compare": run_compare, "train": run_train,
             "publish": run_publish, "cards": run_cards}
 
 

@@ -95,3 +95,18 @@ def test_image_grid_scales_n_bits_and_tiles():
     grid = image_grid(imgs, n_bits=5, scale=2, pad=0)
     assert grid.shape == (2, 4, 1)
     assert grid[0, 0, 0] == 0 and grid[0, 3, 0] == 255
+
+
+def test_separability_table(capsys):
+    from nif_zoo.evaluate.compare import knn_accuracy
+
+    assert cli.main(["separability", "nf-mnist32", "nif32-mnist32", "--limit", "60",
+                     "--k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "| model | latent dim | 3-NN accuracy (test, 60 images) |"
+    data = evaluation_data({"dataset": "mnist", "image_shape": [32, 32, 1], "n_bits": 8,
+                            "fit": None}, "test", 60)
+    z = nif_zoo.load("nif32-mnist32").embed(data.images)
+    assert lines[3] == f"| nif32-mnist32 | 32 | {knn_accuracy(z, data.labels, 3):.3f} |"
+    assert cli.main(["separability", "nf-lfw24"]) == 1
+    assert "has no labels" in last_error(capsys)

@@ -107,3 +107,26 @@ def summarise(rows: List[Dict]) -> Optional[str]:
     verdict = "beats" if value < base else "does not beat"
     return (f"{best['name']} at s = {best['tune']['best_s']:.2f} {verdict} {nf[0]['name']} in "
             f"FID ({value:.1f} vs {base:.1f}).")
+
+
+def knn_accuracy(z, labels, k: int = 5) -> float:
+    """Leave-one-out k-nearest-neighbour accuracy (Euclidean, majority vote, ties to the
+    nearest) of embeddings ``z`` (n, d): how well classes separate in the latent space
+    (the paper's Fig. 4 claim, as a number)."""
+    z = np.asarray(z, np.float64)
+    labels = np.asarray(labels)
+    if z.ndim != 2 or len(z) != len(labels) or len(z) <= k:
+        raise ValueError(f"need embeddings (n > k={k}, d) and n labels; got {z.shape}, "
+                         f"{labels.shape}")
+    sq = np.sum(z * z, axis=1)
+    dist = sq[:, None] + sq[None, :] - 2.0 * z @ z.T
+    np.fill_diagonal(dist, np.inf)
+    nearest = np.argsort(dist, axis=1)[:, :k]
+    votes = labels[nearest]
+    correct = 0
+    for row, truth in zip(votes, labels):
+        values, counts = np.unique(row, return_counts=True)
+        winners = set(values[counts == counts.max()])
+        choice = next(v for v in row if v in winners)  # the nearest among tied classes
+        correct += int(choice == truth)
+    return correct / len(labels)

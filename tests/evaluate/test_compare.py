@@ -101,3 +101,16 @@ def test_embedding_umap_plot(tmp_path):
                                 str(tmp_path / "umap.png"))
     with Image.open(path) as img:
         assert img.size[0] >= 700
+
+
+def test_knn_accuracy_separated_and_mixed_classes():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50)
+    separated = rng.normal(size=(200, 3)) * 0.1 + labels[:, None]
+    assert compare.knn_accuracy(separated, labels) == 1.0
+    mixed = rng.normal(size=(200, 3))
+    assert compare.knn_accuracy(mixed, labels) < 0.45
+    # leave-one-out: a point is not its own neighbour
+    assert compare.knn_accuracy(np.array([[0.0], [0.1], [5.0], [5.1]]), np.array([0, 1, 0, 1]), k=1) == 0.0
+    with pytest.raises(ValueError, match="need embeddings"):
+        compare.knn_accuracy(np.zeros((3, 2)), np.zeros(3), k=5)
