@@ -9,7 +9,6 @@ text as ``checkpoints/NAME/README.md`` (the hub README).
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Optional
 
 PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Daniel Sheldon. "
@@ -158,7 +157,3 @@ def default_card(model_config: Dict[str, Any], metrics: Optional[Dict[str, Any]]
     """The card of a model saved without one (no registry entry)."""
     name = f"{model_config['kind']}-{'x'.join(str(d) for d in model_config['image_shape'])}"
     return render_card(name, model_config, metrics=metrics, load_as="path/to/this/folder")
-
-
-def format_bpd(value) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
