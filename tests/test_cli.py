@@ -110,3 +110,21 @@ def test_separability_table(capsys):
     assert lines[3] == f"| nif32-mnist32 | 32 | {knn_accuracy(z, data.labels, 3):.3f} |"
     assert cli.main(["separability", "nf-lfw24"]) == 1
     assert "has no labels" in last_error(capsys)
+
+
+def test_tune_s_and_compare_commands(tmp_path, monkeypatch, capsys, stub_features):
+    """The commands' plumbing, with a cheap stand-in for the Inception features."""
+    from nif_zoo.evaluate import fid
+
+    monkeypatch.setattr(fid, "InceptionFeatures", lambda device="cpu": stub_features())
+    monkeypatch.setenv("NIF_ZOO_CACHE", str(tmp_path / "cache"))
+    common = ["--num-samples", "20", "--s-grid", "0,1", "--train-ref", "30", "--test-ref", "10"]
+    assert cli.main(["tune-s", "nif32-lfw24", *common]) == 0
+    out = capsys.readouterr().out
+    assert "s = 0.000: FID (train)" in out and "s = 1.000: FID (train)" in out
+    assert "nif32-lfw24: best s = " in out and "(20 samples, t = 1.0, 10 test images)" in out
+    assert cli.main(["compare", "nf-lfw24", "nif32-lfw24", "--out", str(tmp_path / "r"),
+                     "--no-plots", *common]) == 0
+    assert (tmp_path / "r" / "comparison.md").read_text().startswith("| model | kind | M |")
+    assert cli.main(["tune-s", "nif32-lfw24", "--s-grid", "0,-1"]) == 1
+    assert "--s-grid needs values >= 0" in last_error(capsys)
