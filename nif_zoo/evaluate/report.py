@@ -83,13 +83,24 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 100
     if update_cards:
         from nif_zoo.zoo.publish import update_metrics, update_readme
 
+        command = compare_command(names, settings)
         for row in rows:
-            update_metrics(row["name"], {"fid": compare.card_fid_entries(row["tune"])})
+            update_metrics(row["name"], {"fid": compare.card_fid_entries(row["tune"]),
+                                         "fid_command": command})
         update_readme()
     say(table)
     if summary:
         say(summary)
     return {"settings": settings, "rows": rows, "table": table, "summary": summary}
+
+
+def compare_command(names, settings) -> str:
+    """The ``nif-zoo compare`` command line that measures these settings."""
+    grid = ",".join(f"{v:g}" for v in settings["s_values"])
+    return (f"nif-zoo compare {' '.join(names)} --num-samples {settings['num_samples']} "
+            f"--s-grid {grid} --temperature {settings['temperature']:g} "
+            f"--train-ref {settings['train_reference_images']} "
+            f"--test-ref {settings['test_reference_images']} --seed {settings['seed']}")
 
 
 def write_plots(models: Dict, rows, out_dir: str, data: Dict, test_limit: int, seed: int):

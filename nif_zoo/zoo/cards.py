@@ -129,7 +129,10 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                   f"| dequantisation | {metrics.get('dequantisation', 'uniform')} |"]
         for key, value in sorted((metrics.get("fid") or {}).items()):
             parts.append(f"| FID {key} | {value:.2f} |")
-        parts += ["", "Measured with:", "```", metrics.get("command", ""), "```", ""]
+        parts += ["", "Measured with:", "```", metrics.get("command", "")]
+        if metrics.get("fid_command"):
+            parts.append(metrics["fid_command"] + "   # FID (pip install \"nif-zoo[eval]\")")
+        parts += ["```", ""]
         if metrics.get("eval_curve"):
             parts += ["Held-out bits/dim during training (training log, same evaluation): "
                       + ", ".join(f"step {step}: {bpd:.3f}" for step, bpd in metrics["eval_curve"])
