@@ -15,7 +15,6 @@ import jax.numpy as jnp
 
 from benchmarks.timing import median_seconds
 from nif_zoo import rng
-from nif_zoo.flows.reshape import space_to_depth
 from nif_zoo.nif import gaussian, upsample
 
 FACTOR = 2
