@@ -463,16 +463,13 @@ def run_compare(args):
 
 
 def run_separability(args):
-    import nif_zoo
     from nif_zoo.evaluate.compare import knn_accuracy
     from nif_zoo.evaluate.likelihood import evaluation_data
-    from nif_zoo.zoo import hub
 
     print(f"| model | latent dim | {args.k}-NN accuracy ({args.split}, {args.limit} images) |")
     print("|---|---|---|")
     for name in args.models:
-        folder = hub.resolve(name)
-        model = nif_zoo.load_pretrained(folder, verified=True)
+        model, folder = load_model(argparse.Namespace(model=name, revision=None))
         data = evaluation_data(model_data_config(argparse.Namespace(
             dataset=args.dataset, data_dir=args.data_dir, model=name), model, folder),
             args.split, args.limit)

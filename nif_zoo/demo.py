@@ -77,22 +77,12 @@ class DemoState:
 
     def strip(self, name: str, temperature: float, seed: int):
         """Rows: STRIP_COUNT latents z = t eps; columns: decode(z, s) for s in STRIP_S with
-        one noise draw per row (x = manifold point + sqrt(s) L n)."""
-        import jax
-
-        from nif_zoo import rng
-        from nif_zoo.data import quantize
+        one noise draw per row (see :func:`nif_zoo.evaluate.plots.manifold_walk`)."""
+        from nif_zoo.evaluate.plots import manifold_walk
 
         model = self.model(name)
-        eps = np.asarray(rng.normal(jax.random.key(int(seed)), (STRIP_COUNT, model.latent_dim)))
-        z = (float(temperature) * eps).astype(np.float32)
-        rows = []
-        for k in range(STRIP_COUNT):
-            zk = np.repeat(z[k: k + 1], len(STRIP_S), axis=0)
-            # one call per s keeps the batch shape (1, M) constant: one compiled function
-            rows.append(np.concatenate([
-                quantize.quantize(model.decode(zk[j: j + 1], s=s_value, seed=int(seed) + k),
-                                  model.n_bits) for j, s_value in enumerate(STRIP_S)]))
+        rows = manifold_walk(model, STRIP_S, num=STRIP_COUNT, temperature=float(temperature),
+                             seed=int(seed))
         return self._grid(np.concatenate(rows), model.n_bits, cols=len(STRIP_S))
 
     def reconstruct(self, name: str, data: Optional[bytes]):

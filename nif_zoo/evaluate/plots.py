@@ -94,22 +94,27 @@ def temperature_grid(models: Dict[str, object], path: str, *,
                       f"same eps, z = t eps, s = {s:g}")
 
 
-def s_grid(model, path: str, *, s_values: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
-           num: int = 4, temperature: float = 0.7, seed: int = 0, name: str = "") -> str:
-    """Rows: ``num`` latents z = t eps; columns: decode(z, s) with the same noise draw."""
+def manifold_walk(model, s_values: Sequence[float], *, num: int, temperature: float,
+                  seed: int) -> List[np.ndarray]:
+    """Rows of uint8 images: row k decodes z_k = t eps_k (eps from ``seed``) at every s with
+    one noise draw (seed + k), x = manifold point + sqrt(s) L n. One call per s keeps the
+    batch shape (1, M) constant: one compiled function."""
     import jax
 
     from nif_zoo import rng
     from nif_zoo.data import quantize
 
     eps = np.asarray(rng.normal(jax.random.key(seed), (num, model.latent_dim)))
-    rows = []
-    for k in range(num):
-        z = np.repeat((temperature * eps[k])[None], len(s_values), axis=0).astype(np.float32)
-        # the same noise seed for every column: x = mean + sqrt(s) * (one noise draw)
-        rows.append(np.concatenate([quantize.quantize(model.decode(z[j: j + 1], s=s, seed=seed + k),
-                                                      model.n_bits)
-                                    for j, s in enumerate(s_values)]))
+    z = (temperature * eps).astype(np.float32)
+    return [np.concatenate([quantize.quantize(model.decode(z[k: k + 1], s=s, seed=seed + k),
+                                              model.n_bits) for s in s_values])
+            for k in range(num)]
+
+
+def s_grid(model, path: str, *, s_values: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
+           num: int = 4, temperature: float = 0.7, seed: int = 0, name: str = "") -> str:
+    """Rows: ``num`` latents z = t eps; columns: decode(z, s) with the same noise draw."""
+    rows = manifold_walk(model, s_values, num=num, temperature=temperature, seed=seed)
     return _show_rows(rows, [f"z #{k}" for k in range(num)], [f"s={s:g}" for s in s_values],
                       model.n_bits, path, f"{name}: walking off the manifold (t = {temperature:g})")
 
