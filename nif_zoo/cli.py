@@ -253,8 +253,10 @@ def train_config_from_args(args):
 
 
 def run_train(args):
+    from nif_zoo.cache import enable_compilation_cache
     from nif_zoo.train import train
 
+    enable_compilation_cache()
     result = train(train_config_from_args(args), args.out, resume=args.resume,
                    progress=not args.no_progress)
     evals = [h for h in result.history if "eval_bpd" in h]
@@ -264,8 +266,10 @@ def run_train(args):
 
 def load_model(args):
     """(Model, its verified pretrained folder) for the NAME argument."""
+    from nif_zoo.cache import enable_compilation_cache
     from nif_zoo.zoo import hub, pretrained
 
+    enable_compilation_cache()
     folder = hub.resolve(args.model, revision=getattr(args, "revision", None))
     return pretrained.load_pretrained(folder, verified=True), folder
 

@@ -14,12 +14,13 @@ import os
 
 import numpy as np
 
+from nif_zoo.cache import cache_root
+
 CACHE_FORMAT = 1
 
 
 def default_cache_dir() -> str:
-    return os.environ.get("NIF_ZOO_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "nif-zoo")
+    return cache_root()
 
 
 def cache_key(paths, image_shape, fit) -> str:

@@ -20,6 +20,8 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
+from nif_zoo.cache import cache_root
+
 FEATURE_DIM = 2048
 
 
@@ -94,9 +96,7 @@ class InceptionFeatures:
 
 
 def cache_dir() -> str:
-    return os.path.join(os.environ.get("NIF_ZOO_CACHE",
-                                       os.path.join(os.path.expanduser("~"), ".cache", "nif-zoo")),
-                        "fid")
+    return os.path.join(cache_root(), "fid")
 
 
 def reference_statistics(data_config: Dict, split: str, limit: Optional[int],

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from nif_zoo.flows.base import Bijection, zero_log_det
+from nif_zoo.flows.conv import Conv
 from nif_zoo.rng import fan_in_normal
 
 
@@ -46,19 +47,6 @@ def sum_per_example(values):
     return jnp.sum(values.reshape(values.shape[0], -1), axis=1)
 
 
-class PointwiseConv(nn.Module):
-    """A 1x1 convolution as one matrix product over the channel axis (same parameters as
-    ``nn.Conv(features, (1, 1))``: kernel (1, 1, C_in, C_out), bias (C_out,))."""
-
-    features: int
-
-    @nn.compact
-    def __call__(self, h):
-        kernel = self.param("kernel", fan_in_normal, (1, 1, h.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        return jnp.einsum("...c,cd->...d", h, kernel[0, 0]) + bias
-
-
 class ConvConditioner(nn.Module):
     """conv3x3(width) -> ReLU -> conv1x1(width) -> ReLU -> zero-init conv3x3(out)."""
 
@@ -67,13 +55,10 @@ class ConvConditioner(nn.Module):
 
     @nn.compact
     def __call__(self, h):
-        h = nn.relu(nn.Conv(self.width, (3, 3), padding="SAME", kernel_init=fan_in_normal,
-                            name="conv_in")(h))
-        h = nn.relu(PointwiseConv(self.width, name="conv_hidden")(h))
-        return nn.Conv(
-            self.out_channels, (3, 3), padding="SAME", name="conv_out",
-            kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros,
-        )(h)
+        h = nn.relu(Conv(self.width, 3, kernel_init=fan_in_normal, name="conv_in")(h))
+        h = nn.relu(Conv(self.width, 1, kernel_init=fan_in_normal, name="conv_hidden")(h))
+        return Conv(self.out_channels, 3, kernel_init=nn.initializers.zeros,
+                    bias_init=nn.initializers.zeros, name="conv_out")(h)
 
 
 class AffineCoupling(Bijection):

@@ -9,11 +9,15 @@ latent as a flat vector of N = H W C (NF, dense NIF) or as an image (upsampling 
 
     log|det dz/dx| = sum over levels and steps of the layers' log-dets
 
-H and W must be divisible by 2^L. With ``scan=True`` the K steps of a level are one
-``nn.scan`` (one compiled body whatever K is; parameters stacked on a leading axis of
-size K; the inverse scans them in reverse order). The default is the plain loop: on
-XLA:CPU the gradient through the scan ran 9x slower (a 32x32x1, L=3, K=4, width-64 NF
-train step at batch 32: 0.93 s scanned vs 0.10 s looped, the same compile time).
+H and W must be divisible by 2^L. With ``scan=True`` (the default) the K steps of a level
+are one ``nn.scan``: one compiled body whatever K is (compile time flat in K, see
+``benchmarks/compile_time.py``), parameters stacked on a leading axis of size K, the
+inverse scanning them in reverse order. ``scan=False`` unrolls them as a Python loop
+(separate parameters ``step_0`` ... ``step_{K-1}``; the bundled checkpoints use it). Once
+the conditioner's convolutions became matrix products (:mod:`nif_zoo.flows.conv`) the
+scanned training step was also the faster one on XLA:CPU (32x32x1, L=3, K=8, width 128,
+batch 64: 418 ms scanned vs 520 ms looped); before, a convolution's kernel gradient inside
+the scan body fell back to a naive loop and the scanned step was 10x slower.
 """
 from __future__ import annotations
 
@@ -99,7 +103,7 @@ class Glow(Bijection):
     width: int = 128
     additive: bool = False
     lu: bool = True
-    scan: bool = False
+    scan: bool = True
 
     def setup(self):
         self.level_steps = [

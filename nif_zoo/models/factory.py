@@ -16,7 +16,8 @@ Kinds (SPEC section 5):
 
 Options: ``prior``, ``upsample_factor``, ``additive`` (additive coupling, default False),
 ``lu`` (LU 1x1 convolutions, default True), ``scan`` (``nn.scan`` over the K steps,
-default False: see :mod:`nif_zoo.flows.glow`), ``init_images`` (a batch for the data-dependent ActNorm initialisation; default:
+default True; configs without the key, written before it existed, load as False: see
+:mod:`nif_zoo.flows.glow`), ``init_images`` (a batch for the data-dependent ActNorm initialisation; default:
 16 images of uniform noise drawn from ``seed``).
 """
 from __future__ import annotations
@@ -94,7 +95,7 @@ def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
     n = math.prod(shape)
     config = dict(kind=kind, image_shape=list(shape), levels=levels, steps=steps, width=width,
                   n_bits=n_bits, seed=int(seed), additive=bool(options.get("additive", False)),
-                  lu=bool(options.get("lu", True)), scan=bool(options.get("scan", False)),
+                  lu=bool(options.get("lu", True)), scan=bool(options.get("scan", True)),
                   format_version=FORMAT_VERSION)
     allowed = set(GLOW_OPTIONS) | set({"nf": (), "nif": NIF_OPTIONS,
                                        "deep_nif": DEEP_NIF_OPTIONS}[kind])

@@ -17,7 +17,8 @@ Generative model p(x | z) = N(x | A z + b, Sigma), Sigma = diag(exp(log_var)):
 
 Shapes: x (..., N), A (..., N, M), b (..., N), log_var (..., N); leading axes broadcast
 (A may be shared by the batch, or be one matrix per example or per block). Every
-inverse is a Cholesky factorisation and triangular solves; log-determinants are
+inverse is a Cholesky factorisation and triangular solves (unrolled for blocks up to
+SMALL_BLOCK x SMALL_BLOCK); log-determinants are
 2 sum(log diag(chol)). Cost O(N M^2 + M^3) per distinct A, O(N M) per example.
 """
 from __future__ import annotations
@@ -34,13 +35,69 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 # ----------------------------------------------------------------------------- linear algebra
-def solve_lower(chol, v, transpose: bool = False):
-    """chol^-1 v (or chol^-T v): chol (..., M, M) lower triangular, v (..., M); broadcasts."""
+SMALL_BLOCK = 4
+"""Factorisations of matrices up to this size are unrolled into elementwise arithmetic.
+
+The upsampling NIF has one c_z x c_z block per latent pixel (thousands of 1x1 ... 4x4
+blocks): a generic batched Cholesky / triangular solve pays a per-block overhead far above
+the arithmetic, while the unrolled formulas fuse into a few vectorised loops and broadcast
+one factor over the whole batch without copying it."""
+
+
+def cholesky(matrix):
+    """The lower Cholesky factor of symmetric positive definite ``matrix`` (..., M, M)
+    (NaN where it is not positive definite, like ``jnp.linalg.cholesky``)."""
+    m = matrix.shape[-1]
+    if m > SMALL_BLOCK:
+        return jnp.linalg.cholesky(matrix)
+    factor = [[None] * m for _ in range(m)]
+    for j in range(m):  # Cholesky-Banachiewicz, column by column
+        diag = matrix[..., j, j]
+        for k in range(j):
+            diag = diag - factor[j][k] ** 2
+        factor[j][j] = jnp.sqrt(diag)
+        for i in range(j + 1, m):
+            entry = matrix[..., i, j]
+            for k in range(j):
+                entry = entry - factor[i][k] * factor[j][k]
+            factor[i][j] = entry / factor[j][j]
+    zero = jnp.zeros_like(matrix[..., 0, 0])
+    return jnp.stack([jnp.stack([factor[i][j] if j <= i else zero for j in range(m)], axis=-1)
+                      for i in range(m)], axis=-2)
+
+
+def substitute(chol, v, transpose: bool = False):
+    """chol^-1 v by forward substitution (chol^-T v by back substitution), unrolled;
+    chol (..., M, M) and v (..., M) broadcast against each other."""
     m = chol.shape[-1]
+    out = [None] * m
+    for i in (reversed(range(m)) if transpose else range(m)):
+        acc = v[..., i]
+        for j in (range(i + 1, m) if transpose else range(i)):
+            acc = acc - (chol[..., j, i] if transpose else chol[..., i, j]) * out[j]
+        out[i] = acc / chol[..., i, i]
+    return jnp.stack(out, axis=-1)
+
+
+def solve_lower(chol, v, transpose: bool = False):
+    """chol^-1 v (or chol^-T v): chol (..., M, M) lower triangular, v (..., M); broadcasts.
+
+    A factor shared by v's leading axes (chol (B..., M, M), v (n..., B..., M)) is solved
+    once with those axes as right-hand-side columns, not copied per example."""
+    m = chol.shape[-1]
+    if m <= SMALL_BLOCK:
+        return substitute(chol, v, transpose)
     if chol.ndim == 2:  # one factor for the whole batch: a single solve with many columns
         cols = v.reshape(-1, m).T
         out = jax.scipy.linalg.solve_triangular(chol, cols, lower=True, trans=1 if transpose else 0)
         return out.T.reshape(v.shape)
+    blocks = chol.shape[:-2]
+    extra = v.ndim - 1 - len(blocks)
+    if extra > 0 and v.shape[extra:-1] == blocks:
+        cols = jnp.moveaxis(v.reshape((-1,) + v.shape[extra:]), 0, -1)  # (B..., M, columns)
+        out = jax.lax.linalg.triangular_solve(chol, cols, left_side=True, lower=True,
+                                              transpose_a=transpose)
+        return jnp.moveaxis(out, -1, 0).reshape(v.shape)
     batch = jnp.broadcast_shapes(chol.shape[:-2], v.shape[:-1])
     chol_b = jnp.broadcast_to(chol, batch + (m, m))
     v_b = jnp.broadcast_to(v, batch + (m,))[..., None]
@@ -119,13 +176,13 @@ def statistics(x, A, b, log_var) -> Statistics:
 def manifold_term(x, A, b, log_var):
     """log int p(x | z) dz = log Z_z - log Z_x; replaces a bijection's log-det. Shape (...)."""
     st = statistics(x, A, b, log_var)
-    return log_z_z(st.u, jnp.linalg.cholesky(st.lam)) - st.log_z_x
+    return log_z_z(st.u, cholesky(st.lam)) - st.log_z_x
 
 
 def log_marginal(x, A, b, log_var):
     """log p(x) with z ~ N(0, I_M): log N(x | b, A A^T + Sigma) (eq. 13 corrected). Shape (...)."""
     st = statistics(x, A, b, log_var)
-    chol = jnp.linalg.cholesky(with_identity(st.lam))
+    chol = cholesky(with_identity(st.lam))
     w = solve_lower(chol, st.u)
     return 0.5 * (jnp.sum(w * w, axis=-1) - log_det_from_cholesky(chol)) - st.log_z_x
 
@@ -134,21 +191,21 @@ def posterior_mean(x, A, b, log_var):
     """z+ = Lambda^-1 u: the stochastic inverse's mode, the weighted least-squares solution
     of A z = x - b (Proposition 1). The default embedding. Shape (..., M)."""
     st = statistics(x, A, b, log_var)
-    return cholesky_solve(jnp.linalg.cholesky(st.lam), st.u)
+    return cholesky_solve(cholesky(st.lam), st.u)
 
 
 def prior_posterior_mean(x, A, b, log_var):
     """(I + Lambda)^-1 u: the true posterior mean E[z | x] under z ~ N(0, I_M) (the authors'
     code's embedding; shrunk towards 0 compared with :func:`posterior_mean`)."""
     st = statistics(x, A, b, log_var)
-    return cholesky_solve(jnp.linalg.cholesky(with_identity(st.lam)), st.u)
+    return cholesky_solve(cholesky(with_identity(st.lam)), st.u)
 
 
 def sample_stochastic_inverse(key, x, A, b, log_var):
     """z ~ q(z | x) = N(Lambda^-1 u, Lambda^-1), reparameterised: z = z+ + L^-T eps with
     Lambda = L L^T. Shape (..., M); gradients flow through it."""
     st = statistics(x, A, b, log_var)
-    chol = jnp.linalg.cholesky(st.lam)
+    chol = cholesky(st.lam)
     mode = cholesky_solve(chol, st.u)
     eps = rng.normal(key, mode.shape, mode.dtype)
     return mode + solve_lower(chol, eps, transpose=True)
@@ -157,7 +214,7 @@ def sample_stochastic_inverse(key, x, A, b, log_var):
 def log_stochastic_inverse(z, x, A, b, log_var):
     """log q(z | x) = log N(z | Lambda^-1 u, Lambda^-1). Shape (...)."""
     st = statistics(x, A, b, log_var)
-    chol = jnp.linalg.cholesky(st.lam)
+    chol = cholesky(st.lam)
     diff = z - cholesky_solve(chol, st.u)
     # (z - z+)^T Lambda (z - z+) = |L^T (z - z+)|^2
     w = jnp.einsum("...nm,...n->...m", chol, diff)
@@ -170,12 +227,12 @@ def elbo_standard_normal(x, A, b, log_var):
     E_q[log N(z | 0, I)] = -1/2 (|z+|^2 + tr(Lambda^-1) + M log 2 pi), plus the manifold term.
     A lower bound of :func:`log_marginal`. Shape (...)."""
     st = statistics(x, A, b, log_var)
-    chol = jnp.linalg.cholesky(st.lam)
+    chol = cholesky(st.lam)
     mode = cholesky_solve(chol, st.u)
     m = mode.shape[-1]
-    eye = jnp.broadcast_to(jnp.eye(m, dtype=chol.dtype), chol.shape)
-    chol_inv = jax.lax.linalg.triangular_solve(chol, eye, left_side=True, lower=True)
-    trace_cov = jnp.sum(chol_inv * chol_inv, axis=(-2, -1))  # tr(Lambda^-1) = |L^-1|_F^2
+    # row j of chol_inv_t is L^-1 e_j; tr(Lambda^-1) = |L^-1|_F^2
+    chol_inv_t = solve_lower(chol[..., None, :, :], jnp.eye(m, dtype=chol.dtype))
+    trace_cov = jnp.sum(chol_inv_t * chol_inv_t, axis=(-2, -1))
     expected_log_prior = -0.5 * (jnp.sum(mode * mode, axis=-1) + trace_cov + m * LOG_2PI)
     return expected_log_prior + log_z_z(st.u, chol) - st.log_z_x
 
