@@ -1,7 +1,14 @@
+import os
+
 import numpy as np
 import pytest
 
 import nif_zoo
+
+# The CLI turns on JAX's persistent compilation cache; in-process CLI tests would turn it on
+# for the whole test session (and write to the user's cache). tests/test_cli.py checks it in
+# subprocesses instead.
+os.environ["NIF_ZOO_COMPILATION_CACHE"] = "0"
 
 
 @pytest.fixture(scope="session")

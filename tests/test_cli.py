@@ -128,3 +128,30 @@ def test_tune_s_and_compare_commands(tmp_path, monkeypatch, capsys, stub_feature
     assert (tmp_path / "r" / "comparison.md").read_text().startswith("| model | kind | M |")
     assert cli.main(["tune-s", "nif32-lfw24", "--s-grid", "0,-1"]) == 1
     assert "--s-grid needs values >= 0" in last_error(capsys)
+
+
+def test_compilation_cache_persists_across_processes(tmp_path):
+    """The CLI stores compiled programs under $NIF_ZOO_CACHE/jax; a second process reuses
+    them (same PNG); NIF_ZOO_COMPILATION_CACHE=0 turns it off."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NIF_ZOO_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_DIR")}
+    env.update(NIF_ZOO_CACHE=str(tmp_path / "cache"), HF_HUB_OFFLINE="1")
+
+    def sample(out, **extra):
+        subprocess.run([sys.executable, "-m", "nif_zoo.cli", "sample", "nf-lfw24", "--num", "4",
+                        "--out", str(out)], check=True, env={**env, **extra})
+        return np.asarray(Image.open(out))
+
+    first = sample(tmp_path / "a.png")
+    compiled = sorted(p.name for p in (tmp_path / "cache" / "jax").iterdir())
+    assert compiled, "no compiled program was cached"
+    second = sample(tmp_path / "b.png")
+    np.testing.assert_array_equal(first, second)
+    assert sorted(p.name for p in (tmp_path / "cache" / "jax").iterdir()) == compiled  # reused
+    off = sample(tmp_path / "c.png", NIF_ZOO_COMPILATION_CACHE="0",
+                 NIF_ZOO_CACHE=str(tmp_path / "off"))
+    np.testing.assert_array_equal(first, off)
+    assert not (tmp_path / "off" / "jax").exists()

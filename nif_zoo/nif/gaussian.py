@@ -133,8 +133,10 @@ def check_shapes(x, A, b, log_var):
 
 
 def precision(A, log_var):
-    """Lambda = A^T Sigma^-1 A, shape (..., M, M)."""
-    return jnp.einsum("...nm,...n,...nk->...mk", A, jnp.exp(-log_var), A)
+    """Lambda = A^T Sigma^-1 A = B^T B with B = Sigma^-1/2 A, shape (..., M, M) (one product
+    forward and one backward, and symmetric by construction)."""
+    scaled = A * jnp.exp(-0.5 * log_var)[..., None]
+    return jnp.einsum("...nm,...nk->...mk", scaled, scaled)
 
 
 def projected_residual(mu, A, log_var):
