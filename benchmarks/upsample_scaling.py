@@ -31,7 +31,7 @@ def dense_matrix(W, h, w):
     return cols.reshape(h * w, n_rows).T
 
 
-def case(dim_z, key, include_dense):
+def case(dim_z, key, include_dense, repeats):
     side = int(round(dim_z ** 0.5))
     h = w = side
     k1, k2, k3, k4 = jax.random.split(key, 4)
@@ -41,7 +41,7 @@ def case(dim_z, key, include_dense):
     x = rng.normal(k4, (BATCH, FACTOR * h, FACTOR * w, 1))
     # parameters are arguments, as in training (no constant folding of Lambda)
     up = jax.jit(lambda x, W, b, lv: upsample.log_marginal(x, W, b, lv, FACTOR))
-    t_up = median_seconds(lambda: up(x, W, b, log_var).block_until_ready())
+    t_up = median_seconds(lambda: up(x, W, b, log_var).block_until_ready(), repeats=repeats)
     t_dense = None
     if include_dense:
         A = dense_matrix(W, h, w)
@@ -60,7 +60,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-dense", type=int, default=4096,
                         help="largest dim z for the dense peer (4096)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=51,
+                        help="calls of the upsampling form per dim z (median; the dense: 3)")
     args = parser.parse_args(argv)
     print(f"log_marginal, batch {BATCH}, f = {FACTOR}, N = 4 dim z; {jax.devices()[0].device_kind}, "
           f"{jax.device_count()} device(s)")
@@ -68,7 +69,8 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     key = jax.random.key(0)
     for dim_z in (64, 256, 1024, 4096):
-        t_up, t_dense = case(dim_z, jax.random.fold_in(key, dim_z), dim_z <= args.max_dense)
+        t_up, t_dense = case(dim_z, jax.random.fold_in(key, dim_z), dim_z <= args.max_dense,
+                              args.repeats)
         per = t_up / dim_z / BATCH * 1e9
         dense = f"{t_dense * 1e3:.1f}" if t_dense is not None else "skipped"
         ratio = f"{t_dense / t_up:.0f}x" if t_dense is not None else "-"
