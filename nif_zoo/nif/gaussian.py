@@ -132,11 +132,25 @@ def check_shapes(x, A, b, log_var):
             raise ValueError(f"{name} must have last axis N={n} (rows of A); got shape {arr.shape}")
 
 
+@jax.custom_jvp
+def gram(B):
+    """B^T B, shape (..., M, M). Its JVP is written as sym(B^T dB) (sym(X) = X + X^T), one
+    product, so reverse mode also takes one product, B (G + G^T), where autodiff of the
+    plain einsum takes two (one per appearance of B)."""
+    return jnp.einsum("...nm,...nk->...mk", B, B)
+
+
+@gram.defjvp
+def _gram_jvp(primals, tangents):
+    (B,), (dB,) = primals, tangents
+    half = jnp.einsum("...nm,...nk->...mk", B, dB)
+    return gram(B), half + jnp.swapaxes(half, -1, -2)
+
+
 def precision(A, log_var):
-    """Lambda = A^T Sigma^-1 A = B^T B with B = Sigma^-1/2 A, shape (..., M, M) (one product
-    forward and one backward, and symmetric by construction)."""
-    scaled = A * jnp.exp(-0.5 * log_var)[..., None]
-    return jnp.einsum("...nm,...nk->...mk", scaled, scaled)
+    """Lambda = A^T Sigma^-1 A = B^T B with B = Sigma^-1/2 A, shape (..., M, M) (symmetric
+    by construction; one product forward and one backward)."""
+    return gram(A * jnp.exp(-0.5 * log_var)[..., None])
 
 
 def projected_residual(mu, A, log_var):
