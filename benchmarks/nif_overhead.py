@@ -15,15 +15,13 @@ the overhead a quiet machine would show.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import nif_zoo
-from benchmarks.timing import median_seconds
+from benchmarks.timing import alternating_medians, median_seconds
 from nif_zoo.train.config import DEFAULTS
 from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
 
@@ -59,19 +57,6 @@ def prior_only(model, batch):
     return lambda: jax.block_until_ready(value_and_grad(params, z))
 
 
-def alternate(fns, rounds):
-    for fn in fns:
-        fn()
-        fn()
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -90,7 +75,7 @@ def main(argv=None):
         model, run = train_step("nif", m, args, batch)
         runs.append(run)
         priors.append(prior_only(model, batch))
-    times = alternate(runs, args.rounds)
+    times = alternating_medians(runs, args.rounds, warmup=2)
     prior_times = [median_seconds(p, repeats=20, warmup=2) for p in priors]
     nf = times[0]
     print("| model | ms / step | vs NF | prior alone, ms (value + grad) | prior / NF step |")

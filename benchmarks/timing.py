@@ -15,3 +15,18 @@ def median_seconds(fn, *, repeats: int = 5, warmup: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def alternating_medians(fns, rounds: int, warmup: int = 1):
+    """Median seconds of each ``fn()`` (each must block until done), timed one call each per
+    round, in turn, so that drift of the machine hits all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) for ts in times]

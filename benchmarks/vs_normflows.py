@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
+
+from benchmarks.timing import alternating_medians
 
 LEVELS, STEPS, WIDTH = 3, 8, 128
 
@@ -97,19 +97,6 @@ def normflows_glow(channels, batch, args):
     return num_params, train, sample
 
 
-def alternate(fns, rounds):
-    """Median seconds of each fn, timing them one call each per round, in turn."""
-    for fn in fns:
-        fn()
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, nargs="+", default=[1, 3])
@@ -140,8 +127,8 @@ def main(argv=None):
         torch_params, torch_train, torch_sample = normflows_glow(channels, batch, args)
         if jax_params != torch_params:
             raise SystemExit(f"architectures differ: {jax_params} vs {torch_params} parameters")
-        train_j, train_t = alternate([jax_train, torch_train], args.rounds)
-        sample_j, sample_t = alternate([jax_sample, torch_sample], args.rounds)
+        train_j, train_t = alternating_medians([jax_train, torch_train], args.rounds)
+        sample_j, sample_t = alternating_medians([jax_sample, torch_sample], args.rounds)
         n = args.batch
         print(f"| {channels} | {jax_params:,} | {n / train_j:.1f} | {n / train_t:.1f} | "
               f"{train_t / train_j:.2f}x | {n / sample_j:.1f} | {n / sample_t:.1f} | "
