@@ -20,28 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import nif_zoo
 from benchmarks.timing import alternating_medians, median_seconds
-from nif_zoo.train.config import DEFAULTS
-from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
+from benchmarks.workloads import training_step
 
 LATENT_DIMS = (64, 512)
-
-
-def train_step(kind, latent_dim, args, batch):
-    options = {} if kind == "nf" else {"latent_dim": latent_dim}
-    model = nif_zoo.create_model(kind, image_shape=(32, 32, 1), levels=args.levels,
-                                 steps=args.steps, width=args.width, seed=0,
-                                 init_images=batch[:16], **options)
-    optimizer = make_optimizer(DEFAULTS["train"])
-    step = make_train_step(model.module, optimizer, 8, 0)
-    holder = {"state": initial_state(jax.tree.map(jnp.copy, model.variables), optimizer)}
-
-    def run():
-        holder["state"], metrics = step(holder["state"], batch)
-        jax.block_until_ready(metrics["loss_bpd"])
-
-    return model, run
 
 
 def prior_only(model, batch):
@@ -69,10 +51,11 @@ def main(argv=None):
     print(f"train step, 32x32x1, batch {args.batch}, Glow L={args.levels} K={args.steps} "
           f"width {args.width}; {jax.devices()[0].platform}; median of {args.rounds} "
           "alternating rounds")
-    _, nf_run = train_step("nf", None, args, batch)
+    trunk = dict(levels=args.levels, steps=args.steps, width=args.width)
+    _, nf_run = training_step("nf", batch, **trunk)
     runs, priors = [nf_run], []
     for m in LATENT_DIMS:
-        model, run = train_step("nif", m, args, batch)
+        model, run = training_step("nif", batch, latent_dim=m, **trunk)
         runs.append(run)
         priors.append(prior_only(model, batch))
     times = alternating_medians(runs, args.rounds, warmup=2)

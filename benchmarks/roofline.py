@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import nif_zoo
 from benchmarks.timing import median_seconds
+from benchmarks.workloads import training_step
 from nif_zoo.models.factory import abstract_variables, make_config, module_from_config
 from nif_zoo.train.config import DEFAULTS
 from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
@@ -76,17 +76,8 @@ def conditioner_flops(channels: int, batch_size: int, levels: int = 3, steps: in
 def train_step_flops(channels: int, batch_size: int, repeats: int):
     batch = np.random.default_rng(0).integers(0, 256, (batch_size, 32, 32, channels),
                                               dtype=np.uint8)
-    model = nif_zoo.create_model("nf", image_shape=(32, 32, channels), levels=3, steps=8,
-                                 width=128, seed=0, init_images=batch[:16])
-    optimizer = make_optimizer(DEFAULTS["train"])
-    step = make_train_step(model.module, optimizer, 8, 0)
-    holder = {"state": initial_state(jax.tree.map(jnp.copy, model.variables), optimizer)}
-    flops = unrolled_step_flops(channels, batch_size, optimizer)
-
-    def run():
-        holder["state"], metrics = step(holder["state"], batch)
-        jax.block_until_ready(metrics["loss_bpd"])
-
+    _, run = training_step("nf", batch, levels=3, steps=8, width=128)
+    flops = unrolled_step_flops(channels, batch_size, make_optimizer(DEFAULTS["train"]))
     return flops, median_seconds(run, repeats=repeats, warmup=2)
 
 

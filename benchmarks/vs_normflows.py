@@ -30,25 +30,10 @@ LEVELS, STEPS, WIDTH = 3, 8, 128
 
 
 def jax_glow(channels, batch, args):
-    import jax
-    import jax.numpy as jnp
+    from benchmarks.workloads import training_step
 
-    import nif_zoo
-    from nif_zoo.train.config import DEFAULTS
-    from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
-
-    model = nif_zoo.create_model("nf", image_shape=(32, 32, channels), levels=args.levels,
-                                 steps=args.steps, width=args.width, seed=0,
-                                 init_images=batch[:16])
-    optimizer = make_optimizer(DEFAULTS["train"])
-    step = make_train_step(model.module, optimizer, 8, 0)
-    # the train step donates its state: give it its own copy of the weights
-    holder = {"state": initial_state(jax.tree.map(jnp.copy, model.variables), optimizer)}
-
-    def train():
-        holder["state"], metrics = step(holder["state"], batch)
-        jax.block_until_ready(metrics["loss_bpd"])
-
+    model, train = training_step("nf", batch, levels=args.levels, steps=args.steps,
+                                 width=args.width)
     counter = iter(range(10 ** 9))
 
     def sample():

@@ -1,0 +1,27 @@
+"""What the benchmarks time, built one way: a fresh model and its jitted training step."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+import nif_zoo
+from nif_zoo.train.config import DEFAULTS
+from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
+
+
+def training_step(kind: str, batch, *, levels: int, steps: int, width: int, **options):
+    """(model, run): a model of ``kind`` for ``batch``'s image shape (seed 0, ActNorm
+    initialised on the first 16 images) and ``run()``, one blocking training step
+    (dequantise, loss, gradient, clipped Adam with the default optimiser; state donated)."""
+    model = nif_zoo.create_model(kind, image_shape=batch.shape[1:], levels=levels, steps=steps,
+                                 width=width, seed=0, init_images=batch[:16], **options)
+    optimizer = make_optimizer(DEFAULTS["train"])
+    step = make_train_step(model.module, optimizer, 8, 0)
+    # the step donates its state: give it its own copy of the weights
+    holder = {"state": initial_state(jax.tree.map(jnp.copy, model.variables), optimizer)}
+
+    def run():
+        holder["state"], metrics = step(holder["state"], batch)
+        jax.block_until_ready(metrics["loss_bpd"])
+
+    return model, run
