@@ -15,21 +15,15 @@ import time
 import jax
 import jax.numpy as jnp
 
-from nif_zoo.models.factory import abstract_variables, make_config, module_from_config
-from nif_zoo.train.config import DEFAULTS
-from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
+from benchmarks.workloads import abstract_training_step
 
 
 def compile_seconds(scan: bool, steps: int, args):
-    config = make_config("nf", image_shape=(32, 32, 1), levels=3, steps=steps,
-                         width=args.width, scan=scan)
-    module = module_from_config(config)
-    variables = abstract_variables(config, module)
-    optimizer = make_optimizer(DEFAULTS["train"])
-    state = jax.eval_shape(lambda v: initial_state(v, optimizer), variables)
-    batch = jax.ShapeDtypeStruct((args.batch, 32, 32, 1), jnp.uint8)
+    module, variables, lower = abstract_training_step(
+        "nf", image_shape=(32, 32, 1), batch_size=args.batch, levels=3, steps=steps,
+        width=args.width, scan=scan)
     start = time.perf_counter()
-    make_train_step(module, optimizer, 8, 0).lower(state, batch).compile()
+    lower().compile()
     train = time.perf_counter() - start
 
     def decode(variables, latent):

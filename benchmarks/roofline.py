@@ -17,14 +17,10 @@ from __future__ import annotations
 import argparse
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import median_seconds
-from benchmarks.workloads import training_step
-from nif_zoo.models.factory import abstract_variables, make_config, module_from_config
-from nif_zoo.train.config import DEFAULTS
-from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
+from benchmarks.workloads import abstract_training_step, training_step
 
 
 def flops_of(lowered) -> float:
@@ -48,14 +44,12 @@ def peak_flops(repeats: int):
     return 2 * n ** 3 / t_mm, 2 * 64 * 32 * 32 * 9 * 128 * 128 / t_conv
 
 
-def unrolled_step_flops(channels: int, batch_size: int, optimizer) -> float:
+def unrolled_step_flops(channels: int, batch_size: int) -> float:
     """XLA's FLOP count of the training step with the K steps unrolled (abstract shapes)."""
-    config = make_config("nf", image_shape=(32, 32, channels), levels=3, steps=8, width=128,
-                         scan=False)
-    module = module_from_config(config)
-    state = jax.eval_shape(lambda v: initial_state(v, optimizer), abstract_variables(config, module))
-    batch = jax.ShapeDtypeStruct((batch_size, 32, 32, channels), jnp.uint8)
-    return flops_of(make_train_step(module, optimizer, 8, 0).lower(state, batch))
+    _, _, lower = abstract_training_step("nf", image_shape=(32, 32, channels),
+                                         batch_size=batch_size, levels=3, steps=8, width=128,
+                                         scan=False)
+    return flops_of(lower())
 
 
 def conditioner_flops(channels: int, batch_size: int, levels: int = 3, steps: int = 8,
@@ -77,7 +71,7 @@ def train_step_flops(channels: int, batch_size: int, repeats: int):
     batch = np.random.default_rng(0).integers(0, 256, (batch_size, 32, 32, channels),
                                               dtype=np.uint8)
     _, run = training_step("nf", batch, levels=3, steps=8, width=128)
-    flops = unrolled_step_flops(channels, batch_size, make_optimizer(DEFAULTS["train"]))
+    flops = unrolled_step_flops(channels, batch_size)
     return flops, median_seconds(run, repeats=repeats, warmup=2)
 
 

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 import nif_zoo
+from nif_zoo.models.factory import abstract_variables, make_config, module_from_config
 from nif_zoo.train.config import DEFAULTS
 from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
 
@@ -25,3 +26,16 @@ def training_step(kind: str, batch, *, levels: int, steps: int, width: int, **op
         jax.block_until_ready(metrics["loss_bpd"])
 
     return model, run
+
+
+def abstract_training_step(kind: str, *, image_shape, batch_size: int, **config_options):
+    """(module, abstract variables, lower): ``lower()`` traces and lowers the jitted training
+    step on abstract shapes (no weights are initialised), ready for ``.compile()`` or
+    ``.cost_analysis()``."""
+    config = make_config(kind, image_shape=image_shape, **config_options)
+    module = module_from_config(config)
+    variables = abstract_variables(config, module)
+    optimizer = make_optimizer(DEFAULTS["train"])
+    state = jax.eval_shape(lambda v: initial_state(v, optimizer), variables)
+    batch = jax.ShapeDtypeStruct((batch_size,) + tuple(image_shape), jnp.uint8)
+    return module, variables, lambda: make_train_step(module, optimizer, 8, 0).lower(state, batch)

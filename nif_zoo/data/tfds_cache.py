@@ -19,10 +19,6 @@ from nif_zoo.cache import cache_root
 CACHE_FORMAT = 1
 
 
-def default_cache_dir() -> str:
-    return cache_root()
-
-
 def cache_key(paths, image_shape, fit) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([CACHE_FORMAT, list(image_shape or ()), fit]).encode())
@@ -68,7 +64,7 @@ _BUILDER = None
 def cached(prepare, *, paths, image_shape, fit, cache_dir=None):
     """``prepare()`` -> (images, labels), through the array_record cache."""
     global _BUILDER
-    root = os.path.join(cache_dir or default_cache_dir(), "folders",
+    root = os.path.join(cache_dir or cache_root(), "folders",
                         cache_key(paths, image_shape, fit))
     meta_path = os.path.join(root, "meta.json")
     if _BUILDER is None:

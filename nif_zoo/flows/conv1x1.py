@@ -77,7 +77,6 @@ class InvertibleConv1x1(Bijection):
         log_det = jnp.full(x.shape[:1], positions * log_det_w, dtype=x.dtype)
         if not reverse:
             return apply_channel_matrix(x, weight), log_det
-        if self.lu:
-            return apply_channel_matrix(x, lu_inverse_weight(perm, l_unit, u_diag)), -log_det
-        inverse_weight = jnp.linalg.solve(weight, jnp.eye(c, dtype=weight.dtype))
+        inverse_weight = (lu_inverse_weight(perm, l_unit, u_diag) if self.lu else
+                          jnp.linalg.solve(weight, jnp.eye(c, dtype=weight.dtype)))
         return apply_channel_matrix(x, inverse_weight), -log_det

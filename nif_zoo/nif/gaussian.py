@@ -82,15 +82,12 @@ def substitute(chol, v, transpose: bool = False):
 def solve_lower(chol, v, transpose: bool = False):
     """chol^-1 v (or chol^-T v): chol (..., M, M) lower triangular, v (..., M); broadcasts.
 
-    A factor shared by v's leading axes (chol (B..., M, M), v (n..., B..., M)) is solved
-    once with those axes as right-hand-side columns, not copied per example."""
+    A factor shared by v's leading axes (chol (B..., M, M), v (n..., B..., M), B possibly
+    empty: one factor for the whole batch) is solved once with those axes as right-hand-side
+    columns, not copied per example."""
     m = chol.shape[-1]
     if m <= SMALL_BLOCK:
         return substitute(chol, v, transpose)
-    if chol.ndim == 2:  # one factor for the whole batch: a single solve with many columns
-        cols = v.reshape(-1, m).T
-        out = jax.scipy.linalg.solve_triangular(chol, cols, lower=True, trans=1 if transpose else 0)
-        return out.T.reshape(v.shape)
     blocks = chol.shape[:-2]
     extra = v.ndim - 1 - len(blocks)
     if extra > 0 and v.shape[extra:-1] == blocks:
@@ -246,9 +243,11 @@ def elbo_standard_normal(x, A, b, log_var):
     chol = cholesky(st.lam)
     mode = cholesky_solve(chol, st.u)
     m = mode.shape[-1]
-    # row j of chol_inv_t is L^-1 e_j; tr(Lambda^-1) = |L^-1|_F^2
-    chol_inv_t = solve_lower(chol[..., None, :, :], jnp.eye(m, dtype=chol.dtype))
-    trace_cov = jnp.sum(chol_inv_t * chol_inv_t, axis=(-2, -1))
+    # tr(Lambda^-1) = |L^-1|_F^2; column j of L^-1 is L^-1 e_j: the identity's columns as
+    # a leading axis, so one solve serves them all
+    columns = jnp.moveaxis(jnp.broadcast_to(jnp.eye(m, dtype=chol.dtype), chol.shape), -1, 0)
+    chol_inv_cols = solve_lower(chol, columns)
+    trace_cov = jnp.sum(chol_inv_cols * chol_inv_cols, axis=(0, -1))
     expected_log_prior = -0.5 * (jnp.sum(mode * mode, axis=-1) + trace_cov + m * LOG_2PI)
     return expected_log_prior + log_z_z(st.u, chol) - st.log_z_x
 
