@@ -121,6 +121,31 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="dequantisation / posterior seed (0)")
     ev.add_argument("--iw-samples", type=int, default=None,
                     help="deep NIF: K of the IW bound (the model's default)")
+    ev.add_argument("--diagnostics", action="store_true",
+                    help="also the prior-fit diagnostics: |mean z+| / sqrt(M) and the extreme "
+                         "eigenvalues of cov(z+) on these images, and the fraction of empty "
+                         "samples at t = 1, s = 0")
+    ev.add_argument("--diagnostic-samples", type=int, default=1000,
+                    help="samples for the empty-sample fraction (1000)")
+
+    ref = sub.add_parser(
+        "refit-prior", help="refit a NIF's Gaussian layer in closed form (factor-analysis EM)",
+        description="Hold the Glow fixed and refit the Gaussian NIF's b (the mean Glow latent) "
+                    "and A, Sigma (factor-analysis EM) on the training split; report held-out "
+                    "bits/dim and the prior-fit diagnostics before and after, and write the "
+                    "refit model as a new pretrained folder (--out; never over the input).")
+    ref.add_argument("model", metavar="RUN_OR_NAME",
+                     help="a training run folder (nif-zoo train --out), a zoo name, a hub repo "
+                          "id or a pretrained folder")
+    ref.add_argument("--out", required=True, help="folder for the refit model")
+    ref.add_argument("--iterations", type=int, default=100, help="most EM steps (100)")
+    ref.add_argument("--tol", type=float, default=1e-3,
+                     help="stop when an EM step gains less (nats/image; 1e-3)")
+    ref.add_argument("--train-limit", type=int, default=None,
+                     help="first N training images (default: all)")
+    ref.add_argument("--test-limit", type=int, default=1000,
+                     help="held-out images for the before/after numbers (1000)")
+    ref.add_argument("--seed", type=int, default=0, help="dequantisation noise seed (0)")
 
     def add_fid_arguments(p, default_samples):
         p.add_argument("--num-samples", type=int, default=default_samples,
@@ -415,6 +440,7 @@ def run_embed(args):
 
 def run_eval(args):
     from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.evaluate.prior_fit import describe, prior_fit
 
     model, folder = load_model(args)
     data = evaluation_data(model_data_config(args, model, folder), args.split, args.limit)
@@ -423,7 +449,63 @@ def run_eval(args):
     print(f"{args.model} {data.name}/{args.split}: {result['bpd']:.4f} bits/dim "
           f"(+- {result['bpd_sem']:.4f} s.e.m.; {result['images']} images; {result['bound']}; "
           f"dequantisation {result['dequantisation']})")
+    if args.diagnostics:
+        result["prior_fit"] = prior_fit(model, data.images, num_samples=args.diagnostic_samples,
+                                        seed=args.seed)
+        print(f"{args.model} prior fit: {describe(result['prior_fit'])}")
     return result
+
+
+def load_refit_source(args):
+    """(model, training config) of a training run folder, or of a zoo model / folder / repo."""
+    import json
+
+    from nif_zoo.train import load_trained
+    from nif_zoo.zoo import pretrained
+
+    if os.path.isfile(os.path.join(args.model, "config.json")) and os.path.isdir(
+            os.path.join(args.model, "checkpoints")):
+        with open(os.path.join(args.model, "config.json")) as fh:
+            return load_trained(args.model), json.load(fh)
+    model, folder = load_model(args)
+    training = pretrained.read_json(folder, pretrained.TRAINING)
+    if training is None:
+        raise ValueError(f"{args.model} does not record its training data (training.json); "
+                         "refit-prior needs it")
+    return model, training
+
+
+def run_refit_prior(args):
+    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.evaluate.prior_fit import describe, prior_fit
+    from nif_zoo.train.refit import refit_prior
+    from nif_zoo.zoo import pretrained
+    from nif_zoo.zoo.publish import refit_record
+
+    out = os.path.abspath(args.out)
+    if out == os.path.abspath(args.model) or os.path.exists(os.path.join(out, "checkpoints")):
+        raise ValueError(f"--out {args.out} is the input: refit-prior writes a new folder")
+    model, training = load_refit_source(args)
+    data = dict(training["data"], image_shape=list(model.image_shape), n_bits=model.n_bits)
+    train = evaluation_data(data, "train", args.train_limit)
+    test = evaluation_data(data, data.get("eval_split") or "test", args.test_limit)
+    before = heldout_bits_per_dim(model, test.images, seed=0)
+    fit_before = prior_fit(model, test.images)
+    print(f"before: {test.split} bits/dim {before['bpd']:.4f}; {describe(fit_before)}", flush=True)
+    result = refit_prior(model, train.images, iterations=args.iterations, tol=args.tol,
+                         seed=args.seed, progress=True)
+    after = heldout_bits_per_dim(result.model, test.images, seed=0)
+    fit_after = prior_fit(result.model, test.images)
+    print(f"after {result.history[-1].iteration} EM steps on {len(train)} training images: "
+          f"{test.split} bits/dim {after['bpd']:.4f}; {describe(fit_after)}")
+    metrics = {"test_bpd": after["bpd"], "test_bpd_sem": after["bpd_sem"],
+               "images": after["images"], "split": test.split, "bound": after["bound"],
+               "dequantisation": after["dequantisation"], "num_params": model.num_params,
+               "prior_fit": fit_after, "prior_fit_before": fit_before,
+               "refit": refit_record(result, before["bpd"], after["bpd"])}
+    folder = pretrained.save_pretrained(result.model, out, metrics=metrics, training=training)
+    print(f"wrote the refit model to {folder}")
+    return metrics
 
 
 def s_values(args):
@@ -511,6 +593,7 @@ def run_cards(args):
 COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,
             "reconstruct": run_reconstruct, "embed": run_embed, "eval": run_eval,
             "separability": run_separability, "demo": run_demo, "tune-s": run_tune_s, "compare": run_compare, "train": run_train,
+            "refit-prior": run_refit_prior,
             "publish": run_publish, "cards": run_cards}
 
 

@@ -13,6 +13,9 @@ the O(dim z) nearest-neighbour form) share one interface, so a model can swap th
 * ``log_posterior(z, x)``: log q(z | x).
 * ``decode(z, s, isotropic)``: x ~ N(A z + b, s Sigma), with the ``"noise"`` RNG stream
   unless s == 0 (then exactly on the manifold).
+* ``blocks(x)``, ``block_parameters(params)``, ``parameters_from_blocks(A, b, log_var)``:
+  the layout of :mod:`nif_zoo.nif.factor_analysis` (data (n, B, R), shared A (R, M), b and
+  log_var (B, R)) for a closed-form refit; they use no variables (call them unbound).
 
 Parameters: A (or W), b, log_var (Sigma = diag(exp(log_var))). A starts with
 orthonormal columns and log_var at 0, so Lambda = I at initialisation.
@@ -24,7 +27,10 @@ from typing import Tuple
 
 import flax.linen as nn
 
-from nif_zoo.nif import gaussian, upsample
+import jax.numpy as jnp
+
+from nif_zoo.flows.reshape import depth_to_space, space_to_depth
+from nif_zoo.nif import factor_analysis, gaussian, upsample
 from nif_zoo.rng import orthogonal
 
 ESTIMATES = ("mode", "posterior_mean")
@@ -81,6 +87,15 @@ class DenseNIF(nn.Module):
 
     def log_posterior(self, z, x):
         return gaussian.log_stochastic_inverse(z, *self.args(x))
+
+    def blocks(self, x):
+        return factor_analysis.dense_blocks(x)
+
+    def block_parameters(self, params):
+        return params["A"], params["b"][None], params["log_var"][None]
+
+    def parameters_from_blocks(self, A, b, log_var):
+        return {"A": jnp.asarray(A), "b": jnp.asarray(b)[0], "log_var": jnp.asarray(log_var)[0]}
 
     def decode(self, z, s=0.0, isotropic: bool = False):
         key = noise_key(self, s)
@@ -147,6 +162,25 @@ class UpsampleNIF(nn.Module):
 
     def log_posterior(self, z, x):
         return upsample.log_stochastic_inverse(self.unflat(z), *self.args(x))
+
+    def blocks(self, x):
+        return factor_analysis.upsample_blocks(x, self.factor)
+
+    def _image_to_blocks(self, image):
+        return space_to_depth(jnp.asarray(image), self.factor).reshape(
+            -1, self.factor * self.factor * self.event_shape[-1])
+
+    def _blocks_to_image(self, blocks):
+        h, w, _ = self.latent_shape
+        return depth_to_space(jnp.asarray(blocks).reshape(h, w, -1), self.factor)
+
+    def block_parameters(self, params):
+        return (params["W"], self._image_to_blocks(params["b"]),
+                self._image_to_blocks(params["log_var"]))
+
+    def parameters_from_blocks(self, A, b, log_var):
+        return {"W": jnp.asarray(A), "b": self._blocks_to_image(b),
+                "log_var": self._blocks_to_image(log_var)}
 
     def decode(self, z, s=0.0, isotropic: bool = False):
         key = noise_key(self, s)

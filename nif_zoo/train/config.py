@@ -3,11 +3,17 @@
     model: the arguments of nif_zoo.create_model (kind, levels, steps, width, latent_dim,
            prior, ...); image_shape and n_bits come from ``data``.
     data:  dataset, image_shape, n_bits, data_dir, fit, flip, limit, eval_split, eval_limit
-    train: batch_size, steps, learning_rate, warmup_steps, clip_norm, seed,
-           checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints
+    train: batch_size, steps, learning_rate, warmup_steps, lr_schedule ("constant" after
+           the warmup, or "cosine": decayed to 0 at ``steps``), clip_norm, seed,
+           checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints,
+           refit_every (a NIF: every this many steps, and so at the last step when it is
+           a multiple, refit the Gaussian layer in closed form on the whole training split
+           with up to refit_iterations EM steps, :mod:`nif_zoo.train.refit`; 0: never)
     zoo:   (optional, the model zoo's entry; training ignores it) status (bundled or
            recipe), hub_repo, summary, temperature, s (recommended sampling values),
-           limitations (for the model card)
+           limitations (for the model card), refit_iterations (> 0: ``nif-zoo publish``
+           refits a NIF's Gaussian layer in closed form on the training split, up to this
+           many EM steps, before measuring; see :mod:`nif_zoo.train.refit`)
 
 Defaults (the authors' optimiser: Adam, lr 1e-4, linear warmup, batch 32) are in
 ``DEFAULTS``; ``seed`` sets the model init, the data order and the dequantisation noise,
@@ -21,16 +27,18 @@ import json
 import os
 from typing import Any, Dict
 
+LR_SCHEDULES = ("constant", "cosine")
+
 DEFAULTS: Dict[str, Dict[str, Any]] = {
     "model": {"kind": "nif", "levels": 3, "steps": 4, "width": 64, "latent_dim": 64},
     "data": {"dataset": "mnist", "image_shape": [32, 32, 1], "n_bits": 8, "data_dir": None,
              "fit": None, "flip": False, "limit": None, "eval_split": "test",
              "eval_limit": 1000},
     "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
-              "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
-              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
+              "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
+              "refit_every": 0, "refit_iterations": 20, "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
-            "s": 0.0, "limitations": ""},
+            "s": 0.0, "limitations": "", "refit_iterations": 0},
 }
 
 
@@ -70,9 +78,12 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
     for key in ("batch_size", "steps", "log_every"):
         if not isinstance(t[key], int) or t[key] < 1:
             raise ValueError(f"train.{key} must be a positive integer; got {t[key]!r}")
-    for key in ("warmup_steps", "checkpoint_every", "eval_every", "max_nonfinite"):
+    for key in ("warmup_steps", "checkpoint_every", "eval_every", "max_nonfinite",
+                "refit_every", "refit_iterations"):
         if not isinstance(t[key], int) or t[key] < 0:
             raise ValueError(f"train.{key} must be a non-negative integer; got {t[key]!r}")
+    if t["lr_schedule"] not in LR_SCHEDULES:
+        raise ValueError(f"train.lr_schedule must be one of {LR_SCHEDULES}; got {t['lr_schedule']!r}")
     if not t["learning_rate"] > 0 or not t["clip_norm"] > 0:
         raise ValueError("train.learning_rate and train.clip_norm must be > 0")
     return config

@@ -1,4 +1,5 @@
-"""The training loop: bits/dim of uniformly dequantised data, Adam with linear warmup and
+"""The training loop: bits/dim of uniformly dequantised data, Adam with linear warmup (then
+constant or cosine-decayed) and
 gradient clipping (optax), orbax checkpoints, resumable, data parallel.
 
 Everything random is a function of ``train.seed`` and the step: the batch of step k
@@ -29,6 +30,7 @@ from nif_zoo.models import Model, create_model
 from nif_zoo.models.factory import abstract_variables
 from nif_zoo.train import checkpoint, sharding
 from nif_zoo.train.config import make_config, save_config
+from nif_zoo.train.refit import refit_prior
 
 
 class TrainingDiverged(RuntimeError):
@@ -52,7 +54,12 @@ def initial_state(variables, optimizer):
 def make_optimizer(train_cfg: Dict[str, Any]) -> optax.GradientTransformation:
     warmup = train_cfg["warmup_steps"]
     lr = train_cfg["learning_rate"]
-    schedule = optax.linear_schedule(lr / max(warmup, 1), lr, warmup) if warmup else lr
+    if train_cfg.get("lr_schedule", "constant") == "cosine":
+        # linear warmup from lr / warmup, then a half cosine down to 0 at the last step
+        schedule = optax.warmup_cosine_decay_schedule(
+            lr / max(warmup, 1), lr, warmup, max(train_cfg["steps"], warmup + 1), 0.0)
+    else:
+        schedule = optax.linear_schedule(lr / max(warmup, 1), lr, warmup) if warmup else lr
     inner = optax.chain(optax.clip_by_global_norm(train_cfg["clip_norm"]),
                         optax.adam(schedule))
     # the loop stops the run after max_nonfinite skips; never apply a non-finite update
@@ -195,6 +202,14 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                         f"{record['nonfinite_in_a_row']} non-finite gradients in a row at step "
                         f"{done}; stopped. The last good checkpoint is step "
                         f"{mngr.latest_step()} in {out_dir}")
+            if t["refit_every"] and done % t["refit_every"] == 0 and model.kind != "nf":
+                state, record = refit_state(model, state, train_data.images, t, done, mesh)
+                append_jsonl(log_path, record)
+                history.append(record)
+                bar.write(f"step {done}: prior refit, training log-likelihood "
+                          f"{record['refit_log_lik_before']:.2f} -> "
+                          f"{record['refit_log_lik_after']:.2f} nats/image")
+                tick = time.perf_counter()
             if (t["checkpoint_every"] and done % t["checkpoint_every"] == 0) or done == t["steps"]:
                 checkpoint.save(mngr, done, state, run_record(config, model.config, done))
                 tick = time.perf_counter()  # images/s counts training, not saving
@@ -214,6 +229,19 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
         bar.close()
         mngr.close()
     return TrainResult(model.with_variables(variables_of(state)), int(state["step"]), history)
+
+
+def refit_state(model: Model, state, images, train_cfg, step: int, mesh):
+    """The state with the NIF's Gaussian layer refit in closed form (the optimiser's
+    moments are kept), and a log record of the refit."""
+    trained = model.with_variables(variables_of(state))
+    result = refit_prior(trained, images, iterations=train_cfg["refit_iterations"],
+                         seed=train_cfg["seed"])
+    params = sharding.replicate(result.model.variables["params"], mesh)
+    record = {"step": step, "refit_log_lik_before": result.initial_log_lik,
+              "refit_log_lik_after": result.history[-1].mean_log_lik,
+              "refit_em_steps": result.history[-1].iteration}
+    return dict(state, params=params), record
 
 
 RNG_DERIVATION = ("step k: batch = ImageDataset.batch_at(k, batch_size, seed); "

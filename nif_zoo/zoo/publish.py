@@ -13,6 +13,7 @@ import os
 import platform
 from typing import Any, Dict, Optional
 
+from nif_zoo.evaluate.prior_fit import prior_fit
 from nif_zoo.zoo import cards, pretrained, registry
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -46,6 +47,35 @@ def run_metrics(run_dir: str) -> Dict[str, Any]:
     return {"train_steps": steps, "train_seconds": seconds, "eval_curve": curve}
 
 
+def diagnostics_command(name: str, split: str, limit: Optional[int]) -> str:
+    return eval_command(name, split, limit) + " --diagnostics"
+
+
+def refit_and_measure(model, data_config, test_images, iterations: int, progress: bool):
+    """(refit model, its record): the closed-form refit of the Gaussian NIF on the whole
+    training split, with held-out bits/dim before and after."""
+    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.train.refit import refit_prior
+
+    train = evaluation_data(data_config, "train", data_config.get("limit"))
+    before = heldout_bits_per_dim(model, test_images, seed=0)["bpd"]
+    if progress:
+        print(f"refitting the prior on {len(train)} training images ...", flush=True)
+    result = refit_prior(model, train.images, iterations=iterations, progress=progress)
+    after = heldout_bits_per_dim(result.model, test_images, seed=0)["bpd"]
+    record = refit_record(result, before, after)
+    if progress:
+        print(f"refit: {record['em_steps']} EM steps; test bits/dim {before:.4f} -> {after:.4f}")
+    return result.model, record
+
+
+def refit_record(result, bpd_before: float, bpd_after: float):
+    return {"images": result.images, "em_steps": result.history[-1].iteration,
+            "train_log_lik_before": result.initial_log_lik,
+            "train_log_lik_after": result.history[-1].mean_log_lik,
+            "test_bpd_before": bpd_before, "test_bpd_after": bpd_after}
+
+
 def card_for(entry: registry.ModelEntry, model_config, metrics) -> str:
     return cards.render_card(entry.name, model_config, training=entry.config, metrics=metrics,
                              train_command=entry.train_command)
@@ -70,17 +100,25 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
     data = entry.config["data"]
     split, limit = data["eval_split"] or "test", data["eval_limit"]
     test = evaluation_data(data, split, limit)
+    refit = None
+    if entry.config["zoo"].get("refit_iterations"):
+        model, refit = refit_and_measure(model, data, test.images,
+                                         entry.config["zoo"]["refit_iterations"], progress)
     if progress:
         print(f"{name}: measuring {split} bits/dim on {len(test)} images ...", flush=True)
     measured = heldout_bits_per_dim(model, test.images, seed=0)
+    diagnostics = prior_fit(model, test.images)
     metrics = {
         "test_bpd": measured["bpd"], "test_bpd_sem": measured["bpd_sem"],
         "images": measured["images"], "split": split, "bound": measured["bound"],
         "dequantisation": measured["dequantisation"],
         "command": eval_command(name, split, limit if len(test) == limit else None),
         "num_params": model.num_params, "train_hardware": hardware(),
-        **run_metrics(run_dir),
+        **run_metrics(run_dir), "prior_fit": diagnostics,
+        "prior_fit_command": diagnostics_command(name, split, limit if len(test) == limit else None),
     }
+    if refit is not None:
+        metrics["refit"] = refit
     card = card_for(entry, model.config, metrics)
     checkpoints_root = checkpoints_root or os.path.join(REPO_ROOT, "checkpoints")
     cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")

@@ -1,0 +1,146 @@
+"""Refit a trained NIF's Gaussian layer (b, A, Sigma) in closed form with its Glow held fixed
+(SPEC section 2, factor-analysis EM; :mod:`nif_zoo.nif.factor_analysis`).
+
+Why: the closed-form likelihood is almost flat in the prior's mean direction, so SGD leaves
+the data mean in A mean(z+) instead of b (test embeddings far from N(0, I), empty samples
+at s = 0); the maximum-likelihood b is the latents' mean and EM then fits A and Sigma.
+
+    refit = refit_prior(model, train_images)        # a new Model; ``model`` is untouched
+    refit.model, refit.history                      # mean log N(y | b, A A^T + Sigma) per step
+
+The Glow latents y = glow(x' - 1/2) of uniformly dequantised images x' (one noise draw per
+image, from ``seed``: the training objective's data) are computed once and kept in memory
+when they fit in ``max_cache_bytes``, otherwise recomputed on every EM pass (streamed).
+For a closed-form NIF (kind ``nif``) this maximises the exact training log-likelihood over
+(b, A, Sigma). A deep NIF's Gaussian layer has a learned prior on z, not N(0, I): the refit
+applies to it only as an approximation (its likelihood is a bound; measure before keeping).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Callable, List, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nif_zoo import rng
+from nif_zoo.data import quantize
+from nif_zoo.models import Model
+from nif_zoo.models.validation import check_images
+from nif_zoo.nif import factor_analysis
+
+DEFAULT_ITERATIONS = 100
+DEFAULT_TOL = 1e-3  # nats per image: stop when an EM step gains less
+DEFAULT_MAX_CACHE_BYTES = 2 * 2 ** 30
+
+
+@dataclasses.dataclass
+class RefitResult:
+    model: Model
+    history: List[factor_analysis.FitStep]  # history[0]: at b = mean, the SGD A and Sigma
+    initial_log_lik: float                  # mean log-likelihood at the SGD (b, A, Sigma)
+    images: int
+
+
+def nif_name(model: Model) -> str:
+    """The name of the model's Gaussian NIF submodule (its parameters' key)."""
+    if model.kind == "nif":
+        return "prior"
+    if model.kind == "deep_nif":
+        return "nif"
+    raise ValueError(f"refit_prior needs a NIF (kind nif or deep_nif); this is {model.kind!r}, "
+                     "which has no Gaussian NIF layer")
+
+
+def glow_latents_fn(model: Model):
+    """A jitted (variables, uint8 batch, noise U in [0, 1)) -> the Glow latents of the
+    dequantised batch y = (k + U) / 2^n_bits (the training objective's data)."""
+    levels = quantize.num_levels(model.n_bits)
+
+    def latents(variables, batch, noise):
+        y = (batch.astype(jnp.float32) + noise) / levels
+        return model.module.apply(variables, y - 0.5,
+                                  method=lambda module, v: module.glow(v)[0])
+    return jax.jit(latents)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def per_image_noise(base_key, start, count: int, shape):
+    """U[0, 1) noise for images start .. start + count - 1, image i from fold_in(base, i)."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(base_key, i))(start + jnp.arange(count))
+    return jax.vmap(lambda k: rng.uniform(k, shape))(keys)
+
+
+def latent_batches(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
+                   max_cache_bytes: int, progress: bool) -> Callable:
+    """``batches()`` for :func:`factor_analysis.fit`: the blocked Glow latents of all
+    ``images`` (dequantisation noise of image i from fold_in(key(seed), i), so the draw
+    does not depend on the batch size), cached when they fit."""
+    from tqdm.auto import tqdm
+
+    fn = glow_latents_fn(model)
+    nif = getattr(model.module, nif_name(model))
+    base = jax.random.key(seed)
+    total = len(images)
+
+    def compute():
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            batch = images[start:stop]
+            size = stop - start
+            if size < batch_size:  # pad so one compiled function serves every batch
+                batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - size, 0)])
+            noise = per_image_noise(base, start, batch_size, images.shape[1:])
+            y = fn(model.variables, jnp.asarray(batch), noise)
+            yield np.asarray(nif.blocks(y[:size]), np.float32)
+
+    bytes_needed = total * math.prod(images.shape[1:]) * 4
+    if bytes_needed > max_cache_bytes:
+        return compute
+    cached = list(tqdm(compute(), total=-(-total // batch_size), unit="batch",
+                       desc="glow latents", disable=not progress))
+    return lambda: iter(cached)
+
+
+def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
+                tol: float = DEFAULT_TOL, seed: int = 0, batch_size: int = 500,
+                floor: float = factor_analysis.DEFAULT_FLOOR,
+                max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
+                progress: bool = False) -> RefitResult:
+    """A copy of ``model`` whose Gaussian NIF has b = the mean Glow latent of ``images``
+    (uint8, the model's shape and bits) and A, Sigma refit by up to ``iterations`` EM steps
+    (stopping when a step gains less than ``tol`` nats per image)."""
+    from tqdm.auto import tqdm
+
+    name = nif_name(model)
+    images = check_images(images, model.image_shape, model.n_bits)
+    if not np.issubdtype(images.dtype, np.integer):
+        raise ValueError("refit_prior needs the integer (quantised) training images")
+    nif = getattr(model.module, name)
+    params = model.variables["params"]
+    A, b, log_var = nif.block_parameters(params[name])
+    batches = latent_batches(model, images, seed=seed, batch_size=batch_size,
+                             max_cache_bytes=max_cache_bytes, progress=progress)
+    initial = factor_analysis.accumulate(batches(), jnp.asarray(A), jnp.asarray(b),
+                                         jnp.asarray(log_var))
+    bar = tqdm(total=iterations, unit="EM step", desc="refit", disable=not progress)
+
+    def report(step: factor_analysis.FitStep):
+        if step.iteration:
+            bar.update(1)
+        bar.set_postfix(log_lik=f"{step.mean_log_lik:.2f}")
+
+    try:
+        A, b, log_var, history = factor_analysis.fit(
+            batches, A, b, log_var, iterations=iterations, tol=tol, floor=floor,
+            callback=report)
+    finally:
+        bar.close()
+    new_params = {**params, name: {**params[name],
+                                   **nif.parameters_from_blocks(A, b, log_var)}}
+    variables = {**model.variables, "params": new_params}
+    return RefitResult(model.with_variables(variables), history,
+                       initial.log_lik / initial.count, len(images))
