@@ -60,6 +60,17 @@ def unit_images(images, image_shape, n_bits: int, key=None):
     return arr, arr
 
 
+def example_keys(key, start: int, count: int):
+    """Keys of examples start .. start + count - 1: ``fold_in(key, index)``."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(count))
+
+
+def per_example(fn, batch, keys):
+    """``fn(example[None], key)[0]`` for every example of ``batch`` (vmapped): each example's
+    random draws come from its own key, whatever the batch it is in."""
+    return jax.vmap(lambda x, key: fn(x[None], key)[0])(batch, keys)
+
+
 class Model:
     """A trained or fresh NF / NIF image model. Build one with :func:`nif_zoo.create_model`."""
 
@@ -121,15 +132,19 @@ class Model:
     # ------------------------------------------------------------------ compiled functions
     @functools.cached_property
     def _log_density(self):
-        def log_density(variables, y, key):
-            return self.module.apply(variables, y, method="log_density", rngs={"posterior": key})
+        def log_density(variables, y, keys):
+            if self.kind != "deep_nif":  # exact: no draws
+                return self.module.apply(variables, y, method="log_density")
+            return per_example(lambda yi, key: self.module.apply(
+                variables, yi, method="log_density", rngs={"posterior": key}), y, keys)
         return jax.jit(log_density)
 
     @functools.cached_property
     def _bound(self):
-        def bound(variables, y, key, method, num_samples):
-            args = (y,) if method == "elbo" else (y, num_samples)
-            return self.module.apply(variables, *args, method=method, rngs={"posterior": key})
+        def bound(variables, y, keys, method, num_samples):
+            args = () if method == "elbo" else (num_samples,)
+            return per_example(lambda yi, key: self.module.apply(
+                variables, yi, *args, method=method, rngs={"posterior": key}), y, keys)
         return jax.jit(bound, static_argnums=(3, 4))
 
     @functools.cached_property
@@ -139,17 +154,27 @@ class Model:
 
     @functools.cached_property
     def _decode(self):
-        def decode(variables, latent, s, key, isotropic):
-            return self.module.apply(variables, latent, s, isotropic, method="decode",
-                                     rngs={"noise": key})
+        def decode(variables, latent, s, keys, isotropic):
+            return per_example(lambda zi, key: self.module.apply(
+                variables, zi, s, isotropic, method="decode", rngs={"noise": key}), latent, keys)
         return jax.jit(decode, static_argnums=(4,))
 
-    def _map_batches(self, fn, arr, batch_size: int):
+    @functools.cached_property
+    def _decode_on_manifold(self):
+        def decode(variables, latent):  # s = 0: no draws, the whole batch at once
+            return self.module.apply(variables, latent, 0.0, method="decode")
+        return jax.jit(decode)
+
+    def _map_batches(self, fn, arr, batch_size: int, key=None):
+        """``fn(batch, keys)`` over padded batches of ``arr``; ``keys[j]`` is the key of
+        example ``start + j``, ``fold_in(key, start + j)``, so results do not depend on
+        ``batch_size``."""
         batch_size = check_count("batch_size", batch_size)
         size = min(batch_size, arr.shape[0])
+        base = jax.random.key(0) if key is None else key
         outs = []
-        for i, (start, stop) in enumerate(batches(arr.shape[0], size)):
-            out = fn(i, jnp.asarray(pad_to(arr[start:stop], size)))
+        for start, stop in batches(arr.shape[0], size):
+            out = fn(jnp.asarray(pad_to(arr[start:stop], size)), example_keys(base, start, size))
             outs.append(np.asarray(out)[: stop - start])
         return np.concatenate(outs, axis=0)
 
@@ -164,12 +189,10 @@ class Model:
         ``key`` (a seed or JAX key) is given. Exact for NF and NIF (closed form); for a deep
         NIF the importance-weighted lower bound with K = ``config["iw_samples"]`` and the
         posterior draws of seed 0 (see :meth:`iw_bound` for other K and seeds)."""
-        posterior_key = jax.random.key(0)
         y = self._unit_images(images, None if key is None else as_key(key))
         density = self._map_batches(
-            lambda i, b: self._log_density(self.variables, b,
-                                           jax.random.fold_in(posterior_key, i)),
-            y, batch_size)
+            lambda b, keys: self._log_density(self.variables, b, keys), y, batch_size,
+            jax.random.key(0))
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
     def _deep_nif_bound(self, method, images, key, num_samples, batch_size, seed):
@@ -177,11 +200,10 @@ class Model:
             raise ValueError(f"{method} is defined for deep_nif models; this is {self.kind!r} "
                              "(use log_prob: exact)")
         num_samples = check_count("num_samples", num_samples)
-        posterior_key = as_key(seed)
         y = self._unit_images(images, None if key is None else as_key(key))
         density = self._map_batches(
-            lambda i, b: self._bound(self.variables, b, jax.random.fold_in(posterior_key, i),
-                                     method, num_samples), y, batch_size)
+            lambda b, keys: self._bound(self.variables, b, keys, method, num_samples), y,
+            batch_size, as_key(seed))
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
     def elbo(self, images, *, seed=0, key=None,
@@ -220,7 +242,7 @@ class Model:
         return self._embed_unit(self._unit_images(images), estimate, batch_size)
 
     def _embed_unit(self, y, estimate, batch_size):
-        return self._map_batches(lambda _, b: self._embed(self.variables, b, estimate), y,
+        return self._map_batches(lambda b, _: self._embed(self.variables, b, estimate), y,
                                  batch_size).astype(np.float32)
 
     def decode(self, z, *, s: float = 0.0, seed=0, isotropic: bool = False,
@@ -231,12 +253,12 @@ class Model:
         NF has no noise model and ignores s."""
         s = check_non_negative("s", s)
         latent = check_latent(z, self.latent_dim)
-        noise_key = as_key(seed)
-        return self._map_batches(
-            lambda i, b: self._decode(self.variables, b, jnp.float32(s),
-                                      jax.random.fold_in(noise_key, i), bool(isotropic)),
-            latent, batch_size,
-        ).astype(np.float32)
+        if s == 0 or self.kind == "nf":  # no noise is drawn
+            fn = lambda b, _: self._decode_on_manifold(self.variables, b)  # noqa: E731
+        else:  # noise of example j from fold_in(key(seed), j)
+            fn = lambda b, keys: self._decode(self.variables, b, jnp.float32(s), keys,  # noqa: E731
+                                              bool(isotropic))
+        return self._map_batches(fn, latent, batch_size, as_key(seed)).astype(np.float32)
 
     def sample(self, num: int, *, temperature: float = 1.0, s: float = 1.0, seed=0,
                isotropic: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:

@@ -206,3 +206,21 @@ def test_sampling_warns_when_the_inverse_overflows(models):
     with pytest.warns(RuntimeWarning, match="3 of 3 samples have non-finite pixels"):
         out = model.with_variables(variables).sample(3, temperature=1.0, seed=0)
     assert out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", ["nf", "nif", "deep_nif"])
+def test_randomness_is_per_example_not_per_batch(tiny_models, kind):
+    """log_prob / elbo / iw_bound draws and the noise of samples at s > 0 come from a key per
+    example: the same numbers whatever the batch size."""
+    model = (tiny_models[kind] if kind in tiny_models else nif_zoo.create_model(
+        "nf", image_shape=(8, 8, 1), levels=2, steps=1, width=8, seed=3))
+    images = np.random.default_rng(0).integers(0, 256, (7, 8, 8, 1), dtype=np.uint8)
+    close = dict(rtol=2e-5, atol=2e-4)
+    np.testing.assert_allclose(model.log_prob(images, key=1, batch_size=2),
+                               model.log_prob(images, key=1, batch_size=7), **close)
+    np.testing.assert_allclose(model.sample(5, s=0.5, seed=2, batch_size=2).astype(int),
+                               model.sample(5, s=0.5, seed=2, batch_size=5).astype(int), atol=1)
+    if kind == "deep_nif":
+        for method in (model.elbo, model.iw_bound):
+            np.testing.assert_allclose(method(images, seed=4, batch_size=3),
+                                       method(images, seed=4, batch_size=7), **close)
