@@ -37,6 +37,15 @@ def add_dataset_arguments(sub):
     sub.add_argument("--limit", type=int, default=None, help="first N images of the split")
 
 
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on/off (true/false, yes/no, 1/0); got {text!r}")
+
+
 def parse_floats(text: str):
     try:
         return [float(v) for v in text.split(",") if v.strip()]
@@ -241,9 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 TRAIN_FLAGS = [
-    ("--kind", "model", "kind", str, "nf or nif"),
+    ("--kind", "model", "kind", str, "nf, nif or deep_nif"),
     ("--latent-dim", "model", "latent_dim", int, "NIF latent size M"),
-    ("--prior", "model", "prior", str, "NIF prior: dense or upsample"),
+    ("--prior", "model", "prior", str, "a NIF's Gaussian prior: dense or upsample"),
+    ("--nif", "model", "nif", str, "a deep NIF's Gaussian NIF layer: dense or upsample"),
     ("--levels", "model", "levels", int, "Glow levels L"),
     ("--flow-steps", "model", "steps", int, "flow steps K per level"),
     ("--width", "model", "width", int, "coupling network width"),
@@ -253,7 +263,7 @@ TRAIN_FLAGS = [
     ("--n-bits", "data", "n_bits", int, "bits per pixel value"),
     ("--fit", "data", "fit", str, "pad, crop, resize or stride_crop to image shape"),
     ("--limit", "data", "limit", int, "use the first N training images"),
-    ("--flip", "data", "flip", lambda v: v.lower() in ("1", "true", "yes"), "flip augmentation"),
+    ("--flip", "data", "flip", parse_bool, "flip augmentation: on or off"),
     ("--batch-size", "train", "batch_size", int, "global batch size"),
     ("--steps", "train", "steps", int, "training steps"),
     ("--lr", "train", "learning_rate", float, "Adam learning rate"),
@@ -299,15 +309,15 @@ def load_model(args):
     return pretrained.load_pretrained(folder, verified=True), folder
 
 
-def zoo_defaults(model_name: str):
-    """(temperature, s) recommended by the registry entry (0.7, 0 for other models)."""
-    from nif_zoo.zoo import registry
+def zoo_defaults(folder: str):
+    """(temperature, s) recommended by the model's own training record (its training.json
+    ``zoo`` section: a bundled model, a hub repo or a folder), else (0.7, 0)."""
+    from nif_zoo.train.config import DEFAULTS
+    from nif_zoo.zoo import pretrained
 
-    try:
-        zoo = registry.get_entry(model_name).config["zoo"]
-        return zoo["temperature"], zoo["s"]
-    except registry.UnknownModelError:
-        return 0.7, 0.0
+    zoo = {**DEFAULTS["zoo"], **((pretrained.read_json(folder, pretrained.TRAINING) or {})
+                                 .get("zoo") or {})}
+    return zoo["temperature"], zoo["s"]
 
 
 def run_list(args):
@@ -344,21 +354,55 @@ def run_info(args):
         print(fh.read())
 
 
+MAX_GRID_IMAGES = 4096
+SAMPLE_CHUNK = 1024
+
+
 def run_sample(args) -> str:
+    import math
+    import shutil
+
     import numpy as np
 
     from nif_zoo.evaluate.images import image_grid, save_png
 
     model, folder = load_model(args)
-    t_default, s_default = zoo_defaults(args.model)
+    t_default, s_default = zoo_defaults(folder)
     t = t_default if args.temperature is None else args.temperature
     s = s_default if args.s is None else args.s
-    images = model.sample(args.num, temperature=t, s=s, seed=args.seed,
-                          isotropic=args.isotropic)
-    path = save_png(args.out, image_grid(images, n_bits=model.n_bits, scale=args.scale))
+    if args.num < 1:
+        raise ValueError(f"--num must be >= 1; got {args.num}")
+    if args.num > MAX_GRID_IMAGES and not args.npy:
+        raise ValueError(f"{args.num} images are too many for one PNG grid (at most "
+                         f"{MAX_GRID_IMAGES}); save them all with --npy PATH (written in "
+                         f"pieces of {SAMPLE_CHUNK}; the PNG then shows the first "
+                         f"{MAX_GRID_IMAGES})")
+    shown = min(args.num, MAX_GRID_IMAGES)
+    store = None
     if args.npy:
-        np.save(args.npy, images)
-    print(f"wrote {args.num} samples of {args.model} (t={t}, s={s}, seed={args.seed}) to {path}")
+        needed = args.num * math.prod(model.image_shape)
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(args.npy))).free
+        if needed > free:
+            raise ValueError(f"{args.num} images need {needed / 2**30:.1f} GiB for {args.npy}; "
+                             f"{free / 2**30:.1f} GiB are free there")
+        store = np.lib.format.open_memmap(args.npy, mode="w+", dtype=np.uint8,
+                                          shape=(args.num,) + model.image_shape)
+    first = None
+    for start in range(0, args.num, SAMPLE_CHUNK):
+        count = min(SAMPLE_CHUNK, args.num - start)
+        images = model.sample(count, temperature=t, s=s, seed=args.seed,
+                              isotropic=args.isotropic, first_index=start)
+        if store is not None:
+            store[start: start + count] = images
+        if start < shown:
+            first = images if first is None else np.concatenate([first, images])
+    if store is not None:
+        store.flush()
+        del store
+    path = save_png(args.out, image_grid(first[:shown], n_bits=model.n_bits, scale=args.scale))
+    extra = f" (the first {shown} of {args.num})" if shown < args.num else ""
+    print(f"wrote {shown} samples of {args.model} (t={t}, s={s}, seed={args.seed}) to "
+          f"{path}{extra}" + (f"; all {args.num} to {args.npy}" if args.npy else ""))
     return path
 
 

@@ -155,3 +155,41 @@ def test_compilation_cache_persists_across_processes(tmp_path):
                  NIF_ZOO_CACHE=str(tmp_path / "off"))
     np.testing.assert_array_equal(first, off)
     assert not (tmp_path / "off" / "jax").exists()
+
+
+def test_sample_streams_many_images_and_refuses_a_huge_grid(tiny_folder, tmp_path, capsys,
+                                                            monkeypatch):
+    monkeypatch.setattr(cli, "MAX_GRID_IMAGES", 4)
+    monkeypatch.setattr(cli, "SAMPLE_CHUNK", 5)
+    assert cli.main(["sample", tiny_folder, "--num", "12", "--out", str(tmp_path / "g.png")]) == 1
+    assert "too many for one PNG grid (at most 4)" in last_error(capsys)
+    npy = tmp_path / "all.npy"
+    assert cli.main(["sample", tiny_folder, "--num", "12", "--s", "0.3", "--seed", "2",
+                     "--out", str(tmp_path / "g.png"), "--npy", str(npy)]) == 0
+    assert "the first 4 of 12" in capsys.readouterr().out
+    # pieces of 5 give exactly the samples of one call
+    whole = nif_zoo.load(tiny_folder).sample(12, temperature=0.7, s=0.3, seed=2)
+    np.testing.assert_array_equal(np.load(npy), whole)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "g.png")),
+                                  image_grid(whole[:4], n_bits=8, scale=4)[..., 0])
+
+
+def test_flags_and_recommended_sampling_values(tiny_models, tmp_path, capsys, monkeypatch):
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--flip", "on", "--kind", "deep_nif", "--nif", "upsample"])
+    config = cli.train_config_from_args(args)
+    assert config["data"]["flip"] is True and config["model"]["nif"] == "upsample"
+    assert cli.train_config_from_args(parser.parse_args(["train", "--flip", "off"]))["data"]["flip"] is False
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--flip", "maybe"])
+    assert "deep_nif" in parser._subparsers._group_actions[0].choices["train"].format_help()
+    # t and s come from the folder's own training record
+    folder = tmp_path / "with-zoo"
+    tiny_models["nif"].save_pretrained(str(folder), training={
+        "data": {"dataset": "lfw_faces"}, "zoo": {"temperature": 0.3, "s": 0.1}})
+    assert cli.main(["sample", str(folder), "--num", "2", "--out", str(tmp_path / "a.png")]) == 0
+    assert "t=0.3, s=0.1" in capsys.readouterr().out
+    # a folder named like a zoo model does not shadow it
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("nif32-lfw24")
+    assert cli.main(["sample", "nif32-lfw24", "--num", "2", "--out", "b.png"]) == 0

@@ -31,10 +31,12 @@ def dequantize(images, n_bits: int, key=None):
 
 
 def quantize(y, n_bits: int) -> np.ndarray:
-    """Continuous y -> uint8 k = floor(y 2^n_bits), clipped to [0, 2^n_bits - 1]; non-finite
-    values (an overflowed inverse) become 0."""
+    """Continuous y -> uint8 k = floor(y 2^n_bits), clipped to [0, 2^n_bits - 1]. Values an
+    overflowed inverse makes non-finite: +inf saturates to the top level like any large
+    value, -inf to 0, NaN (no direction) becomes 0."""
     levels = num_levels(n_bits)
-    k = np.floor(np.nan_to_num(np.asarray(y, np.float64), nan=0.0, posinf=0.0, neginf=0.0) * levels)
+    k = np.floor(np.nan_to_num(np.asarray(y, np.float64), nan=0.0, posinf=float(levels),
+                               neginf=0.0) * levels)
     return np.clip(k, 0, levels - 1).astype(np.uint8)
 
 

@@ -112,9 +112,8 @@ class Glow(Bijection):
         ]
 
     def check_shape(self, x):
-        h, w = x.shape[1:3]
         f = 2 ** self.levels
-        if x.ndim != 4 or h % f or w % f:
+        if x.ndim != 4 or x.shape[1] % f or x.shape[2] % f:
             raise ValueError(
                 f"Glow with {self.levels} levels needs images (n, H, W, C) with H and W "
                 f"divisible by {f}; got shape {tuple(x.shape)}"

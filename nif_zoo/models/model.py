@@ -65,6 +65,19 @@ def example_keys(key, start: int, count: int):
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(count))
 
 
+def check_index(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"first_index must be an int >= 0; got {value!r}")
+    return int(value)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def latent_draws(key, first_index, num: int, dim: int):
+    """eps_j ~ N(0, I_dim) for j = first_index .. first_index + num - 1, from fold_in(key, j)."""
+    keys = example_keys(key, first_index, num)
+    return jax.vmap(lambda k: rng.normal(k, (dim,), jnp.float32))(keys)
+
+
 def per_example(fn, batch, keys):
     """``fn(example[None], key)[0]`` for every example of ``batch`` (vmapped): each example's
     random draws come from its own key, whatever the batch it is in."""
@@ -165,16 +178,17 @@ class Model:
             return self.module.apply(variables, latent, 0.0, method="decode")
         return jax.jit(decode)
 
-    def _map_batches(self, fn, arr, batch_size: int, key=None):
+    def _map_batches(self, fn, arr, batch_size: int, key=None, first_index: int = 0):
         """``fn(batch, keys)`` over padded batches of ``arr``; ``keys[j]`` is the key of
-        example ``start + j``, ``fold_in(key, start + j)``, so results do not depend on
-        ``batch_size``."""
+        example ``first_index + start + j``, ``fold_in(key, that index)``, so results do not
+        depend on ``batch_size``."""
         batch_size = check_count("batch_size", batch_size)
         size = min(batch_size, arr.shape[0])
         base = jax.random.key(0) if key is None else key
         outs = []
         for start, stop in batches(arr.shape[0], size):
-            out = fn(jnp.asarray(pad_to(arr[start:stop], size)), example_keys(base, start, size))
+            out = fn(jnp.asarray(pad_to(arr[start:stop], size)),
+                     example_keys(base, first_index + start, size))
             outs.append(np.asarray(out)[: stop - start])
         return np.concatenate(outs, axis=0)
 
@@ -246,11 +260,12 @@ class Model:
                                  batch_size).astype(np.float32)
 
     def decode(self, z, *, s: float = 0.0, seed=0, isotropic: bool = False,
-               batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+               batch_size: int = DEFAULT_BATCH_SIZE, first_index: int = 0) -> np.ndarray:
         """Latents (n, latent_dim) -> images (n, H, W, C), float32 in the data scale (0 black,
         1 white; not clipped, not quantised). NIF adds noise N(0, s Sigma) before the Glow
         (``isotropic=True``: N(0, s I), as the authors' code); s = 0 is on the manifold.
-        NF has no noise model and ignores s."""
+        NF has no noise model and ignores s. The noise of latent j is drawn from
+        ``fold_in(key(seed), first_index + j)``."""
         s = check_non_negative("s", s)
         latent = check_latent(z, self.latent_dim)
         if s == 0 or self.kind == "nf":  # no noise is drawn
@@ -258,24 +273,30 @@ class Model:
         else:  # noise of example j from fold_in(key(seed), j)
             fn = lambda b, keys: self._decode(self.variables, b, jnp.float32(s), keys,  # noqa: E731
                                               bool(isotropic))
-        return self._map_batches(fn, latent, batch_size, as_key(seed)).astype(np.float32)
+        return self._map_batches(fn, latent, batch_size, as_key(seed),
+                                 check_index(first_index)).astype(np.float32)
 
     def sample(self, num: int, *, temperature: float = 1.0, s: float = 1.0, seed=0,
-               isotropic: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+               isotropic: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+               first_index: int = 0) -> np.ndarray:
         """``num`` images, uint8 (num, H, W, C) in [0, 2^n_bits): z = t eps, eps ~ N(0, I_M),
-        then :meth:`decode` with noise scale s."""
+        then :meth:`decode` with noise scale s. Sample j is drawn from keys folded with
+        ``first_index + j``: ``sample(n, first_index=k)`` is rows k .. k + n - 1 of a longer
+        run with the same seed (stream many samples in pieces)."""
         num = check_count("num", num)
         temperature = check_non_negative("temperature", temperature)
         s = check_non_negative("s", s)
+        first_index = check_index(first_index)
         latent_key, noise_key = jax.random.split(as_key(seed))
-        eps = rng.normal(latent_key, (num, self.latent_dim), jnp.float32)
+        eps = latent_draws(latent_key, first_index, num, self.latent_dim)
         y = self.decode(np.asarray(temperature * eps), s=s, seed=noise_key, isotropic=isotropic,
-                        batch_size=batch_size)
+                        batch_size=batch_size, first_index=first_index)
         bad = ~np.all(np.isfinite(y), axis=tuple(range(1, y.ndim)))
         if bad.any():
             warnings.warn(f"{int(bad.sum())} of {num} samples have non-finite pixels (the "
-                          f"flow's inverse overflowed at temperature {temperature}); those "
-                          "pixels are returned as 0", RuntimeWarning, stacklevel=2)
+                          f"flow's inverse overflowed at temperature {temperature}); +inf "
+                          "pixels are returned as the top level, -inf and NaN as 0",
+                          RuntimeWarning, stacklevel=2)
         return quantize.quantize(y, self.n_bits)
 
     def reconstruct(self, images, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:

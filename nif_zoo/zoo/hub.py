@@ -144,8 +144,11 @@ def _endpoint() -> str:
 def resolve(name_or_repo: str, *, revision: Optional[str] = None,
             force_download: bool = False) -> str:
     """The verified local pretrained folder for a registry name, a hub repo id
-    (``owner/name``) or a local folder path."""
-    looks_like_path = (name_or_repo.startswith((".", "~", os.sep)) or os.path.exists(name_or_repo)
+    (``owner/name``) or a local folder path. A bare zoo name always means the zoo's model,
+    even where a file or folder of that name exists (write ``./NAME`` for the folder)."""
+    is_zoo_name = name_or_repo in registry.entries()
+    looks_like_path = (name_or_repo.startswith((".", "~", os.sep))
+                       or (os.path.exists(name_or_repo) and not is_zoo_name)
                        or name_or_repo.count("/") > 1)
     if looks_like_path:
         folder = os.path.expanduser(name_or_repo)

@@ -41,3 +41,11 @@ def test_batches_are_deterministic_epochs_without_repeats():
         data.batch_at(0, 11, seed=0)
     with pytest.raises(ValueError, match="uint8"):
         ImageDataset(np.zeros((2, 2, 2, 1), np.float32), None, "x", "train")
+
+
+def test_quantize_saturates_overflow():
+    from nif_zoo.data.quantize import quantize
+
+    y = np.array([np.inf, -np.inf, np.nan, 1e30, -1e30, 0.5, 1.0])
+    assert quantize(y, 8).tolist() == [255, 0, 0, 255, 0, 128, 255]
+    assert quantize(y, 5).tolist() == [31, 0, 0, 31, 0, 16, 31]

@@ -137,6 +137,9 @@ def test_glow_latent_has_image_shape_and_rejects_bad_shapes():
     assert z.shape == x.shape
     with pytest.raises(ValueError, match="divisible by 4"):
         glow.apply(v, data((2, 6, 6, 3)), method="forward")
+    for bad in ((2, 64), (8, 8, 3)):  # the rank is checked before the sizes
+        with pytest.raises(ValueError, match=r"needs images \(n, H, W, C\)"):
+            glow.apply(v, data(bad), method="forward")
 
 
 def test_glow_scan_and_loop_compute_the_same_map():
