@@ -13,7 +13,8 @@
            recipe), hub_repo, summary, temperature, s (recommended sampling values),
            limitations (for the model card), refit_iterations (> 0: ``nif-zoo publish``
            refits a NIF's Gaussian layer in closed form on the training split, up to this
-           many EM steps, before measuring; see :mod:`nif_zoo.train.refit`)
+           many EM steps, before measuring; see :mod:`nif_zoo.train.refit`),
+           refit_flow_steps (a deep NIF: then this many Adam steps refit its flow)
 
 Defaults (the authors' optimiser: Adam, lr 1e-4, linear warmup, batch 32) are in
 ``DEFAULTS``; ``seed`` sets the model init, the data order and the dequantisation noise,
@@ -38,7 +39,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
               "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
               "refit_every": 0, "refit_iterations": 20, "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
-            "s": 0.0, "limitations": "", "refit_iterations": 0},
+            "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0},
 }
 
 

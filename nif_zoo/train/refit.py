@@ -152,7 +152,8 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
 @dataclasses.dataclass
 class FlowRefitResult:
     model: Model
-    losses: List[float]  # -mean log p_z(z), z ~ q(z | u), per logged step (nats per image)
+    losses: List[float]  # -mean log p_z(z), z ~ q(z | u), every 50 steps (nats per image)
+    steps: int
 
 
 def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: int = 256,
@@ -201,4 +202,4 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
         if k % 50 == 0 or k == steps - 1:
             losses.append(float(loss))
     variables = {**model.variables, "params": {**params, "prior_flow": flow_params}}
-    return FlowRefitResult(model.with_variables(variables), losses)
+    return FlowRefitResult(model.with_variables(variables), losses, steps)

@@ -77,7 +77,11 @@ def refit_text(refit) -> str:
             f"{refit['em_steps']} factor-analysis EM steps with the Glow fixed; training "
             f"log-likelihood {refit['train_log_lik_before']:.2f} -> "
             f"{refit['train_log_lik_after']:.2f} nats/image, test bits/dim "
-            f"{refit['test_bpd_before']:.4f} -> {refit['test_bpd_after']:.4f}.")
+            f"{refit['test_bpd_before']:.4f} -> {refit['test_bpd_after']:.4f}"
+            + (f"; then the low-dimensional flow was refit to the new layer by "
+               f"{refit['flow_steps']} Adam steps on posterior draws (-E_q log p_z "
+               f"{refit['flow_loss_first']:.1f} -> {refit['flow_loss_last']:.1f} nats)"
+               if refit.get("flow_steps") else "") + ".")
 
 
 def _yaml_header(name: str, model_config, training, metrics) -> str:

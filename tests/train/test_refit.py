@@ -131,3 +131,22 @@ def test_periodic_refit_in_training_and_the_refit_prior_command(tmp_path, capsys
     # never over its input
     assert cli.main(["refit-prior", run, "--out", run]) == 1
     assert "is the input" in capsys.readouterr().err
+
+
+def test_refit_prior_command_refits_a_deep_nifs_flow(tiny_models, tmp_path, capsys):
+    folder = tmp_path / "deep"
+    training = {"data": {"dataset": "mnist", "image_shape": [8, 8, 1], "n_bits": 8,
+                         "fit": "resize", "data_dir": None}}
+    tiny_models["deep_nif"].save_pretrained(str(folder), training=training)
+    out = str(tmp_path / "deep-refit")
+    assert cli.main(["refit-prior", str(folder), "--out", out, "--iterations", "2",
+                     "--flow-steps", "60", "--train-limit", "64", "--test-limit", "8"]) == 0
+    with open(os.path.join(out, "metrics.json")) as fh:
+        refit = json.load(fh)["refit"]
+    assert refit["flow_steps"] == 60 and np.isfinite(refit["flow_loss_last"])
+    card = open(os.path.join(out, "README.md")).read()
+    assert "low-dimensional flow was refit" in card
+    before = tiny_models["deep_nif"].variables["params"]["prior_flow"]
+    after = nif_zoo.load(out).variables["params"]["prior_flow"]
+    assert any(not np.allclose(np.asarray(a), np.asarray(b))
+               for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)))
