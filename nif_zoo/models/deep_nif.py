@@ -26,8 +26,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from typing import Optional
+
 from nif_zoo.flows.glow import Glow
 from nif_zoo.flows.mlp_flow import MLPFlow
+from nif_zoo.models.flow_model import from_flow_input, to_flow_input
 from nif_zoo.nif.gaussian import LOG_2PI
 
 
@@ -37,6 +40,7 @@ class DeepImageFlow(nn.Module):
     prior_flow: MLPFlow
     elbo_samples: int = 1
     iw_samples: int = 64
+    logit: Optional[float] = None
 
     @property
     def prior(self):  # the Model API reads latent_dim from ``module.prior``
@@ -44,6 +48,12 @@ class DeepImageFlow(nn.Module):
 
     def __call__(self, y):
         return self.log_density(y)
+
+    def glow_latent(self, y):
+        """(Glow latent u, log|det| of data -> u) of images y in [0, 1]."""
+        x, pre_log_det = to_flow_input(y, self.logit)
+        u, log_det = self.glow(x)
+        return u, log_det + pre_log_det
 
     def latent_log_prob(self, z):
         """log p_z(z) = log N(g(z); 0, I) + log|det dg/dz| for z of shape (..., M)."""
@@ -57,13 +67,16 @@ class DeepImageFlow(nn.Module):
         return self.nif.sample_posterior(jnp.broadcast_to(u, (num,) + u.shape))
 
     def elbo(self, y):
-        u, glow_log_det = self.glow(y - 0.5)
+        return self.elbo_from_latent(*self.glow_latent(y))
+
+    def elbo_from_latent(self, u, log_det):
+        """The ELBO given the Glow latent u and the log|det| of data -> u."""
         z = self.posterior_draws(u, self.elbo_samples)
         expected_log_prior = jnp.mean(self.latent_log_prob(z), axis=0)
-        return expected_log_prior + self.nif.manifold_term(u) + glow_log_det
+        return expected_log_prior + self.nif.manifold_term(u) + log_det
 
     def iw_bound(self, y, num_samples: int):
-        u, glow_log_det = self.glow(y - 0.5)
+        u, glow_log_det = self.glow_latent(y)
         log_prior = self.latent_log_prob(self.posterior_draws(u, num_samples))
         log_mean = jax.scipy.special.logsumexp(log_prior, axis=0) - math.log(num_samples)
         return log_mean + self.nif.manifold_term(u) + glow_log_det
@@ -76,11 +89,11 @@ class DeepImageFlow(nn.Module):
         return self.elbo(y)
 
     def embed(self, y, estimate: str = "mode"):
-        u, _ = self.glow(y - 0.5)
+        u, _ = self.glow_latent(y)
         eps, _ = self.prior_flow(self.nif.embed(u, estimate))
         return eps
 
     def decode(self, latent, s=0.0, isotropic: bool = False):
         z, _ = self.prior_flow(latent, reverse=True)
         x, _ = self.glow(self.nif.decode(z, s, isotropic), reverse=True)
-        return x + 0.5
+        return from_flow_input(x, self.logit)

@@ -15,6 +15,8 @@ Kinds (SPEC section 5):
   4), ``elbo_samples`` (1), ``iw_samples`` (64).
 
 Options: ``prior``, ``upsample_factor``, ``additive`` (additive coupling, default False),
+``logit`` (lambda of the authors' logit transform before the Glow, e.g. 0.05; default None:
+y - 1/2; the likelihood stays in the data's units),
 ``lu`` (LU 1x1 convolutions, default True), ``scan`` (``nn.scan`` over the K steps,
 default True; configs without the key, written before it existed, load as False: see
 :mod:`nif_zoo.flows.glow`), ``init_images`` (a batch for the data-dependent ActNorm initialisation; default:
@@ -30,16 +32,17 @@ import jax.numpy as jnp
 
 from nif_zoo import rng
 from nif_zoo.flows.glow import Glow
+from nif_zoo.flows.logit import check_lambda
 from nif_zoo.flows.mlp_flow import MLPFlow
 from nif_zoo.models.deep_nif import DeepImageFlow
-from nif_zoo.models.flow_model import ImageFlow
+from nif_zoo.models.flow_model import ImageFlow, to_flow_input
 from nif_zoo.models.model import Model, unit_images
 from nif_zoo.models.priors import DenseNIF, StandardNormal, UpsampleNIF
 from nif_zoo.models.validation import check_count
 
 KINDS = ("nf", "nif", "deep_nif")
 PRIORS = ("dense", "upsample")
-GLOW_OPTIONS = ("additive", "lu", "scan")
+GLOW_OPTIONS = ("additive", "lu", "scan", "logit")
 NIF_OPTIONS = ("prior", "upsample_factor")
 DEEP_NIF_OPTIONS = ("nif", "upsample_factor", "prior_layers", "prior_hidden", "prior_depth",
                     "elbo_samples", "iw_samples")
@@ -102,6 +105,8 @@ def make_config(kind: str, *, image_shape, levels: int, steps: int, width: int,
     misplaced = sorted(set(options) - allowed)
     if misplaced:
         raise ValueError(f"options {misplaced} do not apply to kind={kind!r}")
+    if options.get("logit") is not None:  # absent from configs without it (None)
+        config["logit"] = check_lambda(float(options["logit"]))
     if kind == "nf":
         if latent_dim not in (None, n):
             raise ValueError(f"an NF's latent is all N={n} dimensions; got latent_dim={latent_dim}")
@@ -140,8 +145,9 @@ def module_from_config(config: Dict[str, Any]):
     glow = Glow(levels=config["levels"], steps=config["steps"], width=config["width"],
                 additive=config.get("additive", False), lu=config.get("lu", True),
                 scan=config.get("scan", False))
+    logit = config.get("logit")
     if config["kind"] == "nf":
-        return ImageFlow(glow=glow, prior=StandardNormal(shape))
+        return ImageFlow(glow=glow, prior=StandardNormal(shape), logit=logit)
     form = config["prior"] if config["kind"] == "nif" else config["nif"]
     if form == "dense":
         nif = DenseNIF(shape, config["latent_dim"])
@@ -150,11 +156,12 @@ def module_from_config(config: Dict[str, Any]):
         channels = config["latent_dim"] // ((shape[0] // f) * (shape[1] // f))
         nif = UpsampleNIF(shape, f, channels)
     if config["kind"] == "nif":
-        return ImageFlow(glow=glow, prior=nif)
+        return ImageFlow(glow=glow, prior=nif, logit=logit)
     prior_flow = MLPFlow(layers=config["prior_layers"], hidden=config["prior_hidden"],
                          depth=config["prior_depth"])
     return DeepImageFlow(glow=glow, nif=nif, prior_flow=prior_flow,
-                         elbo_samples=config["elbo_samples"], iw_samples=config["iw_samples"])
+                         elbo_samples=config["elbo_samples"], iw_samples=config["iw_samples"],
+                         logit=logit)
 
 
 def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
@@ -175,7 +182,8 @@ def init_variables(config: Dict[str, Any], module, init_images=None):
     bit). The rest of the model is initialised on top of it."""
     y = init_batch(config, init_images)
     key = jax.random.key(config["seed"])
-    glow_variables = jax.jit(lambda k, b: module.glow.init(k, b - 0.5, method="forward"))(
+    glow_variables = jax.jit(lambda k, b: module.glow.init(
+        k, to_flow_input(b, config.get("logit"))[0], method="forward"))(
         jax.random.fold_in(key, 1), y)
     variables = jax.jit(lambda k, b: module.init(
         {"params": k, "posterior": jax.random.fold_in(k, 2)}, b, method="log_density"))(key, y)

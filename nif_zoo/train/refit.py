@@ -62,8 +62,7 @@ def glow_latents_fn(model: Model):
 
     def latents(variables, batch, noise):
         y = (batch.astype(jnp.float32) + noise) / levels
-        return model.module.apply(variables, y - 0.5,
-                                  method=lambda module, v: module.glow(v)[0])
+        return model.module.apply(variables, y, method=lambda module, v: module.glow_latent(v)[0])
     return jax.jit(latents)
 
 

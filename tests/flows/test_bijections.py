@@ -11,6 +11,7 @@ import pytest
 
 from nif_zoo import rng
 from nif_zoo.flows import ActNorm, AffineCoupling, FlowStep, Glow, InvertibleConv1x1, Squeeze
+from nif_zoo.flows.logit import Logit
 from nif_zoo.flows.mlp_flow import MLPCoupling, MLPFlow, Reverse
 
 CASES = {
@@ -30,7 +31,10 @@ CASES = {
     "mlp_coupling": (lambda: MLPCoupling(hidden=16, depth=2), (3, 5)),
     "reverse": (lambda: Reverse(), (3, 5)),
     "mlp_flow": (lambda: MLPFlow(layers=3, hidden=16, depth=2), (6, 4)),
+    "logit": (lambda: Logit(0.05), (2, 3, 3, 2)),
+    "logit_no_squeeze": (lambda: Logit(0.0), (3, 5)),
 }
+UNIT_INTERVAL = {"logit", "logit_no_squeeze"}  # layers defined on (0, 1): data squashed there
 
 
 def data(shape, seed=0):
@@ -63,7 +67,7 @@ def initialised(name):
     """One compiled layer per case, shared by every test and perturbation of it."""
     make, shape = CASES[name]
     layer = Jitted(make())
-    x = data(shape)
+    x = jax.nn.sigmoid(data(shape)) if name in UNIT_INTERVAL else data(shape)
     return layer, layer.init(jax.random.key(1), x), x
 
 
