@@ -54,11 +54,15 @@ class ImageDataset:
         epoch, pos = divmod(step, self.steps_per_epoch(batch_size))
         return self.epoch_order(epoch, seed)[pos * batch_size: (pos + 1) * batch_size]
 
-    def batch_at(self, step: int, batch_size: int, seed: int) -> np.ndarray:
-        """The uint8 batch of training step ``step`` (a pure function of the arguments)."""
-        batch = self.images[self.batch_indices(step, batch_size, seed)]
+    def batch_at(self, step: int, batch_size: int, seed: int,
+                 rows: Optional[slice] = None) -> np.ndarray:
+        """The uint8 batch of training step ``step`` (a pure function of the arguments);
+        ``rows``: only these rows of it (a host's share of a global batch: only they are
+        read, and each is the same as in the whole batch)."""
+        rows = slice(None) if rows is None else rows
+        batch = self.images[self.batch_indices(step, batch_size, seed)[rows]]
         if self.flip:
-            flips = np.random.default_rng([seed, step, 1]).random(batch_size) < 0.5
+            flips = (np.random.default_rng([seed, step, 1]).random(batch_size) < 0.5)[rows]
             batch = np.where(flips[:, None, None, None], batch[:, :, ::-1], batch)
         return batch
 

@@ -150,6 +150,8 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     t = config["train"]
     sharding.maybe_initialize_distributed()
     mesh = sharding.data_mesh(devices)
+    primary = sharding.is_primary()  # writes the logs and configs; every process saves
+    rows = sharding.local_rows(mesh, t["batch_size"])  # this process's rows of each batch
     train_data, eval_data = load_datasets(config)
     model = initial_model(config, train_data)
     optimizer = make_optimizer(t)
@@ -165,35 +167,43 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                                   f"{mngr.latest_step()}); pass resume=True (--resume) or a new "
                                   "output folder")
         state = checkpoint.restore(mngr, checkpoint.abstract(state))
-        truncate_jsonl(log_path, int(state["step"]))
+        if primary:
+            truncate_jsonl(log_path, int(sharding.local_copy(state["step"])))
         seconds_before = last_logged(log_path, "train_seconds", 0.0)
-    elif os.path.exists(log_path):
+    elif os.path.exists(log_path) and primary:
         os.remove(log_path)
-    save_config(config, os.path.join(out_dir, "config.json"))
-    save_config(model.config, os.path.join(out_dir, "model.json"))
+    if primary:
+        save_config(config, os.path.join(out_dir, "config.json"))
+        save_config(model.config, os.path.join(out_dir, "model.json"))
+    if jax.process_count() > 1:
+        print(f"process {jax.process_index()} of {jax.process_count()}: reads rows "
+              f"{rows.start}:{rows.stop} of every global batch of {t['batch_size']}", flush=True)
+    log = append_jsonl if primary else (lambda path, record: None)
 
     step_fn = make_train_step(model.module, optimizer, config["data"]["n_bits"], t["seed"])
-    start = int(state["step"])
+    start = int(sharding.local_copy(state["step"]))
     history: List[Dict[str, Any]] = []
-    bar = tqdm(total=t["steps"], initial=start, disable=not progress, unit="step",
+    bar = tqdm(total=t["steps"], initial=start, disable=not (progress and primary), unit="step",
                dynamic_ncols=True)
     tick, tick_step = time.perf_counter(), start
     run_start = tick
     try:
         for step in range(start, t["steps"]):
-            batch = sharding.shard_batch(train_data.batch_at(step, t["batch_size"], t["seed"]),
-                                         mesh)
+            batch = sharding.shard_local_batch(
+                train_data.batch_at(step, t["batch_size"], t["seed"], rows), mesh,
+                t["batch_size"])
             state, metrics = step_fn(state, batch)
             done = step + 1
             bar.update(1)
             if done % t["log_every"] == 0 or done == t["steps"]:
                 record = {"step": done, **{k: float(v) if "loss" in k or "norm" in k else int(v)
-                                           for k, v in jax.device_get(metrics).items()}}
+                                           for k, v in jax.device_get(
+                                               sharding.local_copy(metrics)).items()}}
                 now = time.perf_counter()
                 record["images_per_s"] = (done - tick_step) * t["batch_size"] / (now - tick)
                 record["train_seconds"] = seconds_before + now - run_start
                 tick, tick_step = now, done
-                append_jsonl(log_path, record)
+                log(log_path, record)
                 history.append(record)
                 bar.set_postfix(bpd=f"{record['loss_bpd']:.4f}",
                                 img_s=f"{record['images_per_s']:.0f}")
@@ -204,7 +214,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                         f"{mngr.latest_step()} in {out_dir}")
             if t["refit_every"] and done % t["refit_every"] == 0 and model.kind != "nf":
                 state, record = refit_state(model, state, train_data.images, t, done, mesh)
-                append_jsonl(log_path, record)
+                log(log_path, record)
                 history.append(record)
                 bar.write(f"step {done}: prior refit, training log-likelihood "
                           f"{record['refit_log_lik_before']:.2f} -> "
@@ -215,12 +225,12 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                 tick = time.perf_counter()  # images/s counts training, not saving
             if eval_data is not None and ((t["eval_every"] and done % t["eval_every"] == 0)
                                           or done == t["steps"]):
-                trained = model.with_variables(variables_of(state))
+                trained = model.with_variables(sharding.local_copy(variables_of(state)))
                 # uniform dequantisation noise (the standard bound), the same draw every time
                 bpd = trained.bits_per_dim(eval_data.images, key=t["seed"])
                 record = {"step": done, "eval_bpd": bpd, "eval_split": eval_data.split,
                           "eval_images": len(eval_data), "eval_dequantisation": "uniform"}
-                append_jsonl(log_path, record)
+                log(log_path, record)
                 history.append(record)
                 bar.write(f"step {done}: {eval_data.split} bits/dim {record['eval_bpd']:.4f} "
                           f"({len(eval_data)} images)")
@@ -228,13 +238,14 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     finally:
         bar.close()
         mngr.close()
-    return TrainResult(model.with_variables(variables_of(state)), int(state["step"]), history)
+    return TrainResult(model.with_variables(sharding.local_copy(variables_of(state))),
+                       int(sharding.local_copy(state["step"])), history)
 
 
 def refit_state(model: Model, state, images, train_cfg, step: int, mesh):
     """The state with the NIF's Gaussian layer refit in closed form (the optimiser's
     moments are kept), and a log record of the refit."""
-    trained = model.with_variables(variables_of(state))
+    trained = model.with_variables(sharding.local_copy(variables_of(state)))
     result = refit_prior(trained, images, iterations=train_cfg["refit_iterations"],
                          seed=train_cfg["seed"])
     params = sharding.replicate(result.model.variables["params"], mesh)
