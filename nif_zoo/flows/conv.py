@@ -15,8 +15,8 @@ evaluated without a convolution op, in one of two ways:
 :func:`conv_same` picks the one whose k^2-times-larger intermediate sits on the narrower
 side. Why: on XLA:CPU the kernel gradient of a convolution op goes through large layout
 transposes (and, inside a ``lax.scan`` body, through a naive loop emitter), while these
-forms differentiate into plain matrix products; the Glow conditioner's training step
-(see ``benchmarks/``) is about 2x faster this way. Parameters are those of
+forms differentiate into plain matrix products (measured in ``BENCHMARKS.md``).
+Parameters are those of
 ``flax.linen.Conv`` (``kernel`` (k, k, C_in, C_out), ``bias`` (C_out,)), so checkpoints
 written with ``nn.Conv`` load unchanged.
 """

@@ -13,11 +13,8 @@ H and W must be divisible by 2^L. With ``scan=True`` (the default) the K steps o
 are one ``nn.scan``: one compiled body whatever K is (compile time flat in K, see
 ``benchmarks/compile_time.py``), parameters stacked on a leading axis of size K, the
 inverse scanning them in reverse order. ``scan=False`` unrolls them as a Python loop
-(separate parameters ``step_0`` ... ``step_{K-1}``; the bundled checkpoints use it). Once
-the conditioner's convolutions became matrix products (:mod:`nif_zoo.flows.conv`) the
-scanned training step was also the faster one on XLA:CPU (32x32x1, L=3, K=8, width 128,
-batch 64: 418 ms scanned vs 520 ms looped); before, a convolution's kernel gradient inside
-the scan body fell back to a naive loop and the scanned step was 10x slower.
+(separate parameters ``step_0`` ... ``step_{K-1}``; some bundled checkpoints use it).
+Speed of the two forms: ``BENCHMARKS.md``.
 """
 from __future__ import annotations
 

@@ -123,9 +123,16 @@ class Model:
         return (f"Model(kind={self.kind!r}, image_shape={self.image_shape}, "
                 f"latent_dim={self.latent_dim}, params={self.num_params:,})")
 
+    COMPILED = ("_log_density", "_bound", "_embed", "_decode", "_decode_on_manifold")
+
     def with_variables(self, variables) -> "Model":
-        """The same model (config, compiled functions' module) with other variables."""
-        return Model(self.config, variables, self.module)
+        """The same model with other variables, sharing this one's compiled functions (they
+        take the variables as an argument), so nothing is traced or compiled again."""
+        other = Model(self.config, variables, self.module)
+        for name in self.COMPILED:
+            if name in self.__dict__:  # built (functools.cached_property stores it here)
+                other.__dict__[name] = self.__dict__[name]
+        return other
 
     def save_pretrained(self, folder: str, *, card=None, metrics=None, training=None) -> str:
         """Write this model as a pretrained folder (config.json, orbax weights, README.md

@@ -50,14 +50,20 @@ class StochasticCoupling(nn.Module):
         log_var = lv0 + out[..., n2 * m2 + n2:]
         return A, b, log_var
 
-    def __call__(self, x, reverse: bool = False, s=1.0, isotropic: bool = False):
+    def __call__(self, x, reverse: bool = False, s=1.0, isotropic: bool = False,
+                 estimate: str = "mode"):
+        """Normalizing direction: z2 is q(z2 | x2; x1)'s mode (``estimate="mode"``, default)
+        or a reparameterised draw from it (``"sample"``, needs the ``"posterior"`` RNG
+        stream; never chosen silently by whether an RNG was passed)."""
         x1 = x[..., : self.split]
         if not reverse:
             x2 = x[..., self.split:]
             if x2.shape[-1] != self.data_dim:
                 raise ValueError(f"expected {self.split} + {self.data_dim} values; got {x.shape[-1]}")
+            if estimate not in ("mode", "sample"):
+                raise ValueError(f"estimate must be 'mode' or 'sample'; got {estimate!r}")
             A, b, log_var = self.noise_model(x1)
-            if self.has_rng("posterior"):
+            if estimate == "sample":
                 z2 = gaussian.sample_stochastic_inverse(self.make_rng("posterior"), x2, A, b, log_var)
             else:
                 z2 = gaussian.posterior_mean(x2, A, b, log_var)

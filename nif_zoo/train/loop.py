@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from nif_zoo.data import load_dataset, quantize
@@ -93,6 +94,20 @@ def make_train_step(module, optimizer, n_bits: int, seed: int):
         return new_state, metrics
 
     return jax.jit(train_step, donate_argnums=0)
+
+
+def python_scalars(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """Scalar arrays -> Python numbers typed by their dtype (float, int or bool)."""
+    out = {}
+    for key, value in metrics.items():
+        arr = np.asarray(value)
+        if arr.dtype == np.bool_:
+            out[key] = bool(arr)
+        elif np.issubdtype(arr.dtype, np.integer):
+            out[key] = int(arr)
+        else:
+            out[key] = float(arr)
+    return out
 
 
 def append_jsonl(path: str, record: Dict[str, Any]):
@@ -196,9 +211,8 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
             done = step + 1
             bar.update(1)
             if done % t["log_every"] == 0 or done == t["steps"]:
-                record = {"step": done, **{k: float(v) if "loss" in k or "norm" in k else int(v)
-                                           for k, v in jax.device_get(
-                                               sharding.local_copy(metrics)).items()}}
+                record = {"step": done, **python_scalars(
+                    jax.device_get(sharding.local_copy(metrics)))}
                 now = time.perf_counter()
                 record["images_per_s"] = (done - tick_step) * t["batch_size"] / (now - tick)
                 record["train_seconds"] = seconds_before + now - run_start

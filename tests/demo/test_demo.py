@@ -100,7 +100,10 @@ def wait_for_change(page, elem_id, old, timeout=60):
 def test_page_in_headless_chromium(served, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("NIF_ZOO_REQUIRE_BROWSER"):  # CI (.ci/run) installs it: must run
+            pytest.fail(message)
+        pytest.skip(message + "; the browser test runs where it is installed, and always in CI")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox"])

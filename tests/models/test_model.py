@@ -224,3 +224,20 @@ def test_randomness_is_per_example_not_per_batch(tiny_models, kind):
         for method in (model.elbo, model.iw_bound):
             np.testing.assert_allclose(method(images, seed=4, batch_size=3),
                                        method(images, seed=4, batch_size=7), **close)
+
+
+def test_with_variables_reuses_the_compiled_functions(tiny_models):
+    """Training evaluates model.with_variables(state) periodically: no retrace, no recompile."""
+    model = tiny_models["nif"]
+    images = np.random.default_rng(1).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
+    model.log_prob(images)
+    model.embed(images)
+    compiled = model._log_density
+    size = compiled._cache_size()
+    other = model.with_variables(jax.tree.map(lambda a: a * 1.0, model.variables))
+    assert other._log_density is compiled and other._embed is model._embed
+    other.log_prob(images)
+    assert compiled._cache_size() == size
+    # the other variables are really used
+    assert not np.allclose(other.log_prob(images), model.with_variables(
+        jax.tree.map(lambda a: a * 0.9, model.variables)).log_prob(images))

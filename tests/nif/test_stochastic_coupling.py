@@ -43,11 +43,18 @@ def test_on_manifold_round_trip_and_inverse_log_det(layer_and_vars):
 
 def test_sampling_is_deterministic_by_key_and_needs_a_noise_key_for_s(layer_and_vars):
     layer, v, x = layer_and_vars
-    z1, _ = layer.apply(v, x, rngs={"posterior": jax.random.key(5)})
-    z2, _ = layer.apply(v, x, rngs={"posterior": jax.random.key(5)})
-    z3, _ = layer.apply(v, x, rngs={"posterior": jax.random.key(6)})
+    z1, _ = layer.apply(v, x, estimate="sample", rngs={"posterior": jax.random.key(5)})
+    z2, _ = layer.apply(v, x, estimate="sample", rngs={"posterior": jax.random.key(5)})
+    z3, _ = layer.apply(v, x, estimate="sample", rngs={"posterior": jax.random.key(6)})
     np.testing.assert_array_equal(z1, z2)
     assert not np.allclose(z1, z3)
+    # the mode is the default, whether or not an RNG is passed; a draw needs one
+    mode, _ = layer.apply(v, x)
+    np.testing.assert_array_equal(layer.apply(v, x, rngs={"posterior": jax.random.key(5)})[0], mode)
+    with pytest.raises(Exception, match="posterior"):
+        layer.apply(v, x, estimate="sample")
+    with pytest.raises(ValueError, match="estimate must be"):
+        layer.apply(v, x, estimate="mean")
     xa, _ = layer.apply(v, z1, reverse=True, s=0.5, rngs={"noise": jax.random.key(0)})
     xb, _ = layer.apply(v, z1, reverse=True, s=0.5, rngs={"noise": jax.random.key(0)})
     np.testing.assert_array_equal(xa, xb)

@@ -168,3 +168,11 @@ def test_four_devices_match_one_device(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "MATCH" in out.stdout
+
+
+def test_logged_metrics_are_typed_by_dtype_not_by_name():
+    record = loop.python_scalars({"loss_bpd": jnp.float32(1.5), "count": jnp.int32(3),
+                                  "ratio": jnp.float32(0.25), "norm_steps": jnp.int32(2),
+                                  "flag": jnp.bool_(True)})
+    assert record == {"loss_bpd": 1.5, "count": 3, "ratio": 0.25, "norm_steps": 2, "flag": True}
+    assert isinstance(record["ratio"], float) and isinstance(record["norm_steps"], int)
