@@ -346,10 +346,11 @@ def run_list(args):
 def run_info(args):
     from nif_zoo.zoo import hub, pretrained, publish, registry
 
-    if args.model in registry.entries():
-        folder = hub.bundled_folder(args.model)
+    if args.model in registry.entries() or args.model in registry.ALIASES:
+        name = registry.get_entry(args.model).name  # a replaced name: its successor
+        folder = hub.bundled_folder(name)
         if folder is None:
-            print(publish.expected_card(args.model))
+            print(publish.expected_card(name))
             return
     else:
         folder = hub.resolve(args.model)  # a folder or a hub repo id; unknown names fail here

@@ -45,11 +45,14 @@ def test_errors_are_one_line_and_non_zero(tiny_folder, tmp_path, capsys):
 def test_list_and_info(capsys):
     assert cli.main(["list", "--names", "*-lfw24"]) == 0
     assert capsys.readouterr().out.split() == ["nf-lfw24", "nif32-lfw24"]
-    assert cli.main(["list", "nif*-celeba64"]) == 0
+    assert cli.main(["list", "nif*-celeba64*"]) == 0
     out = capsys.readouterr().out
-    assert "nif512-celeba64" in out and "recipe" in out and "nf-celeba64" not in out
-    assert cli.main(["info", "nif128-cifar32"]) == 0
-    assert "# nif128-cifar32" in capsys.readouterr().out
+    assert "nif512-celeba64-3bit" in out and "recipe" in out and "nf-celeba64" not in out
+    assert cli.main(["info", "nif128-cifar32-3bit"]) == 0
+    assert "# nif128-cifar32-3bit" in capsys.readouterr().out
+    with pytest.warns(FutureWarning, match="replaced by nif128-cifar32-3bit"):
+        assert cli.main(["info", "nif128-cifar32"]) == 0  # the replaced name still works
+    assert "# nif128-cifar32-3bit" in capsys.readouterr().out
 
 
 def write_pngs(folder, images):

@@ -5,13 +5,17 @@
 * ``fit_to_shape``: ``"pad"`` (zero-pad, centred: Fashion-MNIST 28 -> 32), ``"crop"``
   (centre crop), ``"resize"`` (Pillow bilinear, aspect ratio not kept) or
   ``"stride_crop"`` (subsample by the largest integer stride that keeps both sides >= the
-  target, then centre crop: CelebA 178x218 -> stride 2 -> 89x109 -> 64x64).
+  target, then centre crop: CelebA 178x218 -> stride 2 -> 89x109 -> 64x64) and
+  ``"celeba_crop"`` (the authors' CelebA crop: stride 2, rows 26:-19, columns 12:-13).
 """
 from __future__ import annotations
 
 import numpy as np
 
-FIT_MODES = ("pad", "crop", "resize", "stride_crop")
+FIT_MODES = ("pad", "crop", "resize", "stride_crop", "celeba_crop")
+CELEBA_CROP = (2, slice(26, -19), slice(12, -13))
+"""The authors' CelebA preprocessing: stride 2 (218x178 -> 109x89), rows 26:-19, columns
+12:-13 -> 64x64."""
 
 
 def reduce_bits(images: np.ndarray, n_bits: int) -> np.ndarray:
@@ -65,6 +69,13 @@ def fit_to_shape(images: np.ndarray, image_shape, mode: str = "resize") -> np.nd
         return images
     if mode == "resize":
         return resize(images, h, w)
+    if mode == "celeba_crop":
+        stride, rows, cols = CELEBA_CROP
+        out = images[:, ::stride, ::stride][:, rows, cols]
+        if out.shape[1:3] != (h, w):
+            raise ValueError(f"celeba_crop turns {ih}x{iw} images (CelebA's are 218x178) into "
+                             f"{out.shape[1]}x{out.shape[2]}, not {h}x{w}")
+        return out
     if mode == "stride_crop":
         stride = max(1, min(ih // h, iw // w))
         images = images[:, ::stride, ::stride]

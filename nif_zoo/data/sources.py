@@ -15,7 +15,10 @@ name            where the images come from                  splits
 =============== ============================================ ===========================
 
 A folder: ``data_dir/<split>/`` if it exists, otherwise ``data_dir`` itself with every
-20th file (sorted by path) as ``test`` and the rest as ``train`` (``all``: everything).
+20th file (sorted by path) as ``test`` and the rest as ``train`` (``all``: everything), or
+with ``split_scheme="random_60_20_20"`` the authors' CelebA split: the sorted files permuted
+by ``split_seed``, the first 60% ``train``, the next 20% ``test``, the last 20%
+``validation``.
 Images in class subfolders get integer labels (sorted folder names). Unreadable files
 are skipped with a warning naming them; an empty source is an error.
 """
@@ -110,14 +113,31 @@ def list_images(root: str):
     return paths, labels
 
 
-def folder_files(data_dir: str, split: str):
+SPLIT_SCHEMES = ("every_20th", "random_60_20_20")
+
+
+def random_split(count: int, split: str, seed: int):
+    """Indices of ``split`` in the authors' 60/20/20 train/test/validation split."""
+    order = np.random.default_rng(seed).permutation(count)
+    a, b = int(0.6 * count), int(0.8 * count)
+    parts = {"train": order[:a], "test": order[a:b], "validation": order[b:]}
+    if split not in parts:
+        raise ValueError(f"the random_60_20_20 splits are {tuple(parts)}; got {split!r}")
+    return sorted(parts[split].tolist())
+
+
+def folder_files(data_dir: str, split: str, scheme: str = "every_20th", seed: int = 0):
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"data_dir {data_dir!r} is not a folder")
+    if scheme not in SPLIT_SCHEMES:
+        raise ValueError(f"split_scheme must be one of {SPLIT_SCHEMES}; got {scheme!r}")
     sub = os.path.join(data_dir, split)
-    if os.path.isdir(sub):
+    if os.path.isdir(sub) and scheme == "every_20th":
         return list_images(sub)
     paths, labels = list_images(data_dir)
-    if split == "all":
+    if scheme == "random_60_20_20":
+        keep = random_split(len(paths), split, seed)
+    elif split == "all":
         keep = list(range(len(paths)))
     elif split in ("train", "test"):
         keep = [i for i in range(len(paths)) if (i % 20 == 19) == (split == "test")]
@@ -155,10 +175,11 @@ def read_images(paths, image_shape, fit: str):
     return np.concatenate(images), kept
 
 
-def load_folder(data_dir: str, split: str, image_shape, fit: str, cache_dir=None):
+def load_folder(data_dir: str, split: str, image_shape, fit: str, cache_dir=None,
+                scheme: str = "every_20th", seed: int = 0):
     from nif_zoo.data import tfds_cache
 
-    paths, labels = folder_files(data_dir, split)
+    paths, labels = folder_files(data_dir, split, scheme, seed)
     if not paths:
         raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) for split {split!r} "
                          f"in {data_dir!r}")
@@ -188,12 +209,15 @@ def load_tfds(name: str, split: str):
 # ----------------------------------------------------------------------------- entry point
 def load_dataset(name: str, split: str = "train", *, image_shape=None, n_bits: int = 8,
                  data_dir: Optional[str] = None, fit: Optional[str] = None, flip: bool = False,
-                 limit: Optional[int] = None, cache_dir=None) -> ImageDataset:
+                 limit: Optional[int] = None, cache_dir=None,
+                 split_scheme: str = "every_20th", split_seed: int = 0) -> ImageDataset:
     """Load ``name``/``split`` as uint8 images fitted to ``image_shape`` (H, W, C) by ``fit``
     (default per source: see ``DEFAULT_FIT``), reduced to ``n_bits``; ``limit`` keeps the
     first images; ``flip`` turns on horizontal-flip augmentation in training batches.
     Folders are cached as tfds array_record datasets under ``cache_dir`` (default
-    ``$NIF_ZOO_CACHE`` or ``~/.cache/nif-zoo``; ``False`` disables the cache)."""
+    ``$NIF_ZOO_CACHE`` or ``~/.cache/nif-zoo``; ``False`` disables the cache).
+    ``split_scheme``/``split_seed``: how a folder without split subfolders is split (see
+    the module docstring)."""
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(SOURCES)}")
     fit = fit or DEFAULT_FIT[name]
@@ -203,9 +227,13 @@ def load_dataset(name: str, split: str = "train", *, image_shape=None, n_bits: i
     elif name == "lfw_faces":
         images, labels = load_lfw_faces(split)
     elif data_dir is not None:
-        images, labels = load_folder(data_dir, split, image_shape, fit, cache_dir)
+        images, labels = load_folder(data_dir, split, image_shape, fit, cache_dir,
+                                     split_scheme, split_seed)
     elif name == "folder":
         raise ValueError("dataset 'folder' needs data_dir")
+    elif split_scheme != "every_20th":
+        raise ValueError(f"split_scheme {split_scheme!r} needs the image files: pass data_dir "
+                         f"(e.g. the img_align_celeba folder); tfds has its own splits")
     else:
         images, labels = load_tfds(name, split)
     if image_shape is not None:

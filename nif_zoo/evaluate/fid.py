@@ -144,6 +144,9 @@ def reference_statistics(data_config: Dict, split: str, limit: Optional[int],
 
     key_fields = {k: data_config.get(k) for k in ("dataset", "image_shape", "n_bits", "fit",
                                                   "data_dir")}
+    if data_config.get("split_scheme", "every_20th") != "every_20th":  # old keys unchanged
+        key_fields.update(split_scheme=data_config["split_scheme"],
+                          split_seed=data_config.get("split_seed", 0))
     key_fields.update(split=split, limit=limit, extractor=getattr(features, "name",
                                                                   type(features).__name__))
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:16]

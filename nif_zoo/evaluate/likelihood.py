@@ -18,7 +18,9 @@ def evaluation_data(data_config: Dict[str, Any], split: str = "test",
 
     d = data_config
     return load_dataset(d["dataset"], split, image_shape=d["image_shape"], n_bits=d["n_bits"],
-                        data_dir=d.get("data_dir"), fit=d.get("fit"), limit=limit)
+                        data_dir=d.get("data_dir"), fit=d.get("fit"), limit=limit,
+                        split_scheme=d.get("split_scheme") or "every_20th",
+                        split_seed=d.get("split_seed") or 0)
 
 
 def heldout_bits_per_dim(model, images, *, seed: int = 0, num_samples: Optional[int] = None,

@@ -2,10 +2,13 @@
 
     model: the arguments of nif_zoo.create_model (kind, levels, steps, width, latent_dim,
            prior, ...); image_shape and n_bits come from ``data``.
-    data:  dataset, image_shape, n_bits, data_dir, fit, flip, limit, eval_split, eval_limit
+    data:  dataset, image_shape, n_bits, data_dir, fit, flip, limit, eval_split, eval_limit,
+           split_scheme, split_seed (how a folder without split subfolders is split)
     train: batch_size, steps, learning_rate, warmup_steps, lr_schedule ("constant" after
            the warmup, or "cosine": decayed to 0 at ``steps``), clip_norm, seed,
            checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints,
+           init_images (ActNorm's data-dependent initialisation sees this many training
+           images, the first of the first epoch's order; 0: the first batch),
            refit_every (a NIF: every this many steps, and so at the last step when it is
            a multiple, refit the Gaussian layer in closed form on the whole training split
            with up to refit_iterations EM steps, :mod:`nif_zoo.train.refit`; 0: never)
@@ -34,10 +37,11 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "model": {"kind": "nif", "levels": 3, "steps": 4, "width": 64, "latent_dim": 64},
     "data": {"dataset": "mnist", "image_shape": [32, 32, 1], "n_bits": 8, "data_dir": None,
              "fit": None, "flip": False, "limit": None, "eval_split": "test",
-             "eval_limit": 1000},
+             "eval_limit": 1000, "split_scheme": "every_20th", "split_seed": 0},
     "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
               "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
-              "refit_every": 0, "refit_iterations": 20, "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
+              "refit_every": 0, "refit_iterations": 20, "init_images": 0,
+              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
             "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0},
 }
@@ -80,7 +84,7 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
         if not isinstance(t[key], int) or t[key] < 1:
             raise ValueError(f"train.{key} must be a positive integer; got {t[key]!r}")
     for key in ("warmup_steps", "checkpoint_every", "eval_every", "max_nonfinite",
-                "refit_every", "refit_iterations"):
+                "refit_every", "refit_iterations", "init_images"):
         if not isinstance(t[key], int) or t[key] < 0:
             raise ValueError(f"train.{key} must be a non-negative integer; got {t[key]!r}")
     if t["lr_schedule"] not in LR_SCHEDULES:

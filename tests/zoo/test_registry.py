@@ -20,7 +20,8 @@ def model_config(entry):
 def test_names_follow_the_scheme_and_agree_with_their_configs():
     names = nif_zoo.list_models()
     assert {"nf-mnist32", "nif32-mnist32", "nif64-mnist32", "deepnif64-mnist32", "nf-lfw24",
-            "nif32-lfw24", "nf-celeba64", "nif512-celeba64", "deepnif128-celeba64"} <= set(names)
+            "nif32-lfw24", "nf-celeba64-3bit", "nif512-celeba64-3bit",
+            "deepnif128-celeba64-3bit", "nif64-fmnist28-3bit"} <= set(names)
     for name in names:
         entry = registry.get_entry(name)
         assert registry.NAME_PATTERN.match(name)
@@ -33,7 +34,7 @@ def test_list_models_filters():
     bundled = nif_zoo.list_models(pretrained_only=True)
     assert set(bundled) == {n for n in nif_zoo.list_models()
                             if registry.get_entry(n).status == "bundled"}
-    assert "nf-celeba64" not in bundled and "nif64-mnist32" in bundled
+    assert "nf-celeba64-3bit" not in bundled and "nif64-mnist32" in bundled
     assert nif_zoo.list_models("nothing*") == []
 
 
@@ -61,8 +62,8 @@ def test_recipes_load_with_a_clear_message(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     with pytest.raises(hub.HubError, match="recipe: weights not published yet.*nif-zoo train "
-                                           "--config nif_zoo/configs/nif64-celeba64.yaml"):
-        nif_zoo.load("nif64-celeba64")
+                                           "--config nif_zoo/configs/nif64-celeba64-3bit.yaml"):
+        nif_zoo.load("nif64-celeba64-3bit")
 
 
 def test_every_registered_model_has_its_card():
@@ -74,12 +75,13 @@ def test_every_registered_model_has_its_card():
 
 
 def test_recipe_card_content():
-    entry = registry.get_entry("nif128-celeba64")
+    entry = registry.get_entry("nif128-celeba64-3bit")
     card = cards.render_card(entry.name, model_config(entry), training=entry.config,
                              train_command=entry.train_command)
     assert card.startswith("---\nlicense: apache-2.0\nlibrary_name: nif-zoo\n")
     assert "weights not published yet" in card and "M = 128" in card
-    assert "nif-zoo train --config nif_zoo/configs/nif128-celeba64.yaml" in card
+    assert "nif-zoo train --config nif_zoo/configs/nif128-celeba64-3bit.yaml" in card
+    assert "the authors' setting" in card and "remaining differences" in card
 
 
 @pytest.mark.slow
@@ -97,3 +99,28 @@ def test_readme_table_matches_the_bundled_metrics():
         readme = fh.read()
     assert f"{publish.TABLE_START}\n{publish.bundled_table()}\n{publish.TABLE_END}" in readme, \
         "README's bundled-models table is stale: run nif-zoo cards"
+
+
+def test_authors_setting_recipes_and_replaced_names():
+    """The paper-scale recipes are the authors' setting (SPEC section 7); their old 8-bit
+    names resolve to them with a warning."""
+    levels = {"fmnist28": 2, "cifar32": 4, "celeba64": 5}
+    recipes = [n for n in nif_zoo.list_models() if n.endswith("-3bit")]
+    assert len(recipes) == 12
+    for name in recipes:
+        c = registry.get_entry(name).config
+        data_tag = name.split("-")[1]
+        assert c["data"]["n_bits"] == 3 and c["model"]["logit"] == 0.05
+        assert c["model"]["levels"] == levels[data_tag]
+        t = c["train"]
+        assert (t["clip_norm"], t["learning_rate"], t["warmup_steps"], t["batch_size"],
+                t["init_images"]) == (5.0, 1e-4, 10000, 32, 1000)
+        if data_tag == "celeba64":
+            assert c["data"]["fit"] == "celeba_crop"
+            assert c["data"]["split_scheme"] == "random_60_20_20"
+    for old, new in registry.ALIASES.items():
+        with pytest.warns(FutureWarning, match=f"replaced by {new}"):
+            assert registry.get_entry(old).name == new
+    with pytest.raises(ValueError, match="the name says 8"):
+        registry.check_entry("nif64-fmnist28-8bit",
+                             registry.get_entry("nif64-fmnist28-3bit").config)
