@@ -1,0 +1,86 @@
+"""nif-zoo reproduce end to end at toy scale: a generated image folder, a few steps, the real
+Inception features, a kill during training and a resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nif_zoo import reproduce
+
+TOY = ["model.width=8", "model.steps=1", "train.steps=6", "train.checkpoint_every=2",
+       "train.eval_every=0", "train.warmup_steps=2", "train.batch_size=8",
+       "train.init_images=16", "train.log_every=1", "data.eval_limit=16"]
+
+
+def fashion_like_folder(root):
+    """28x28 gray images in train/ and test/: bright blobs of a few shapes on black."""
+    r = np.random.default_rng(0)
+    yy, xx = np.mgrid[:28, :28]
+    for split, count in (("train", 64), ("test", 32)):
+        os.makedirs(root / split)
+        for i in range(count):
+            cy, cx, rad = r.uniform(9, 19), r.uniform(9, 19), r.uniform(4, 9)
+            img = 255 * (((yy - cy) ** 2 + (xx - cx) ** 2) < rad ** 2)
+            img = np.clip(img + r.integers(0, 40, img.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(root / split / f"{i:04d}.png")
+    return str(root)
+
+
+def test_overrides_and_table_configs():
+    configs = reproduce.table_configs("fmnist", "/data", ["train.steps=5", "model.width=8"])
+    assert list(configs) == ["nf-fmnist28-3bit", "nif64-fmnist28-3bit", "nif128-fmnist28-3bit"]
+    for c in configs.values():
+        assert c["train"]["steps"] == 5 and c["model"]["width"] == 8
+        assert c["data"]["data_dir"] == "/data" and c["data"]["n_bits"] == 3
+    with pytest.raises(ValueError, match="section.key=value"):
+        reproduce.table_configs("fmnist", None, ["steps=5"])
+    with pytest.raises(ValueError, match="unknown table"):
+        reproduce.table_configs("svhn", None)
+
+
+@pytest.mark.slow
+def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
+    data = fashion_like_folder(tmp_path / "fmnist")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "nif_zoo.cli", "reproduce", "fmnist", "--data-dir", data,
+               "--out", str(out), "--num-samples", "12", "--s-grid", "0,1", "--train-ref", "24",
+               "--test-ref", "16", "--no-progress"] + sum((["--set", o] for o in TOY), [])
+    env = dict(os.environ, NIF_ZOO_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    ckpt = out / "runs" / "nf-fmnist28-3bit" / "checkpoints"
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        steps = [int(d) for d in os.listdir(ckpt) if d.isdigit()] if ckpt.exists() else []
+        if steps and max(steps) >= 2:
+            break
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    first = proc.communicate()[0]
+    assert "estimated time on this machine: training" in first
+    killed_at = max(int(d) for d in os.listdir(ckpt) if d.isdigit())
+    assert 2 <= killed_at < 6
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"nf-fmnist28-3bit: training steps {killed_at} -> 6" in done.stdout
+    report = (out / "report.md").read_text()
+    for name, (fid_paper, bpd_paper) in reproduce.TABLES["fmnist"].items():
+        row = next(line for line in report.splitlines() if line.startswith(f"| {name} |"))
+        assert f"| {bpd_paper:.3f} |" in row and f"| {fid_paper:.2f} |" in row
+        result = json.loads((out / "results" / f"{name}.json").read_text())
+        assert result["tune"]["num_samples"] == 12 and np.isfinite(result["bpd"])
+    assert "12 samples per setting" in report and "against 24 training images" in report
+    logged = [json.loads(line)["step"] for line in open(out / "runs" / "nf-fmnist28-3bit" /
+                                                         "metrics.jsonl") if "loss_bpd" in line]
+    assert logged == [1, 2, 3, 4, 5, 6]
+    # a third run finds everything done and only rewrites the report
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and "trained (6 steps)" in again.stdout
