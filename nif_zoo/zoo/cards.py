@@ -82,6 +82,12 @@ def refit_text(refit) -> str:
             f"log-likelihood {refit['train_log_lik_before']:.2f} -> "
             f"{refit['train_log_lik_after']:.2f} nats/image, test bits/dim "
             f"{refit['test_bpd_before']:.4f} -> {refit['test_bpd_after']:.4f}"
+            + (f"; before the refit: |mean z+| / sqrt(M) "
+               f"{refit['prior_fit_before']['mean_norm_over_sqrt_m']:.3f}, cov(z+) eigenvalues "
+               f"{refit['prior_fit_before']['cov_eig_min']:.3g} .. "
+               f"{refit['prior_fit_before']['cov_eig_max']:.3g}, empty samples "
+               f"{100 * refit['prior_fit_before']['empty_fraction']:.1f}%"
+               if refit.get("prior_fit_before") else "")
             + (f"; then the low-dimensional flow was refit to the new layer by "
                f"{refit['flow_steps']} Adam steps on posterior draws (-E_q log p_z "
                f"{refit['flow_loss_first']:.1f} -> {refit['flow_loss_last']:.1f} nats)"

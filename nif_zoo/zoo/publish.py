@@ -62,6 +62,7 @@ def refit_and_measure(model, data_config, test_images, iterations: int, flow_ste
 
     train = evaluation_data(data_config, "train", data_config.get("limit"))
     before = heldout_bits_per_dim(model, test_images, seed=0)["bpd"]
+    fit_before = prior_fit(model, test_images)
     if progress:
         print(f"refitting the prior on {len(train)} training images ...", flush=True)
     result = refit_prior(model, train.images, iterations=iterations, progress=progress)
@@ -70,7 +71,7 @@ def refit_and_measure(model, data_config, test_images, iterations: int, flow_ste
         flow = refit_latent_flow(refit, train.images, steps=flow_steps, progress=progress)
         refit = flow.model
     after = heldout_bits_per_dim(refit, test_images, seed=0)["bpd"]
-    record = refit_record(result, before, after, flow)
+    record = dict(refit_record(result, before, after, flow), prior_fit_before=fit_before)
     if progress:
         print(f"refit: {record['em_steps']} EM steps; test bits/dim {before:.4f} -> {after:.4f}")
     return refit, record
