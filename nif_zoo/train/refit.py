@@ -29,6 +29,7 @@ import numpy as np
 from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.models import Model
+from nif_zoo.models.model import example_keys
 from nif_zoo.models.validation import check_images
 from nif_zoo.nif import factor_analysis
 
@@ -69,8 +70,7 @@ def glow_latents_fn(model: Model):
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def per_image_noise(base_key, start, count: int, shape):
     """U[0, 1) noise for images start .. start + count - 1, image i from fold_in(base, i)."""
-    keys = jax.vmap(lambda i: jax.random.fold_in(base_key, i))(start + jnp.arange(count))
-    return jax.vmap(lambda k: rng.uniform(k, shape))(keys)
+    return jax.vmap(lambda k: rng.uniform(k, shape))(example_keys(base_key, start, count))
 
 
 def glow_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
