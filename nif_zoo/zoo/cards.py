@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from nif_zoo.models.architectures import architecture
+from nif_zoo.models.config import ModelConfig
 
 PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Daniel Sheldon. "
          "*Normalizing Flows Across Dimensions*. 2020 (noisy injective flows).")
@@ -138,7 +139,9 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                 train_command: Optional[str] = None, load_as: Optional[str] = None) -> str:
     """The card of model ``name``: ``training`` is its training config (sections model,
     data, train, zoo), ``metrics`` what was measured (None: a recipe without weights),
-    ``load_as`` what ``nif_zoo.load`` takes (default ``name``)."""
+    ``load_as`` what ``nif_zoo.load`` takes (default ``name``); ``model_config`` of any
+    format version."""
+    model_config = ModelConfig.from_dict(dict(model_config))
     zoo = (training or {}).get("zoo", {})
     train = (training or {}).get("train", {})
     data = (training or {}).get("data", {})

@@ -267,8 +267,8 @@ def test_manifold_term_and_posterior_match_quadrature(name):
         brute = log_integral(log_lik, volume)
         np.testing.assert_allclose(manifold[i], brute, rtol=1e-5, atol=1e-3)
         # q(z | x) = p(x | z) / int p(x | z') dz' at a few points of the grid
-        pick = np.linspace(0, len(grid) - 1, 7).astype(int)
-        pick = pick[log_lik[pick] > log_lik.max() - 20]
+        near = np.flatnonzero(log_lik > log_lik.max() - 10)  # where q has its mass
+        pick = near[np.linspace(0, len(near) - 1, 7).astype(int)]
         xi = np.repeat(np.asarray(x)[i:i + 1], len(pick), 0)
         log_q = apply(name, "log_posterior", jnp.asarray(z[pick].reshape((len(pick),) + np.asarray(
             apply(name, "stochastic_inverse", x)).shape[1:])), jnp.asarray(xi))
@@ -291,10 +291,10 @@ def test_draws_are_keyed_and_centred_on_the_mode(name):
     _, _, x = noisy_setup(name)
     many = jnp.broadcast_to(x, (4000,) + x.shape)
     draws = np.asarray(apply(name, "stochastic_inverse", many, "sample",
-                             rngs={"posterior": jax.random.key(3)}))
+                             rngs={"posterior": jax.random.key(3)}), np.float64)
     again = np.asarray(apply(name, "stochastic_inverse", many, "sample",
                              rngs={"posterior": jax.random.key(3)}))
-    np.testing.assert_array_equal(draws, again)
+    np.testing.assert_array_equal(draws, np.asarray(again, np.float64))
     mode = np.asarray(apply(name, "stochastic_inverse", x))
     spread = draws.std(axis=0)
     assert np.all(np.abs(draws.mean(axis=0) - mode) <= 5 * spread / np.sqrt(4000) + 1e-6)
