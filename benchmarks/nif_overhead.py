@@ -28,13 +28,13 @@ LATENT_DIMS = (64, 512)
 
 def prior_only(model, batch):
     """The prior's log-density + its gradient w.r.t. the prior's parameters, on latents."""
-    prior = model.module.prior
+    prior = model.module.layer("prior")
     params = model.variables["params"]["prior"]
     z = jax.random.normal(jax.random.key(0), (len(batch), 32, 32, 1))
 
     @jax.jit
     def value_and_grad(params, z):
-        return jax.value_and_grad(lambda p: jnp.mean(prior.apply({"params": p}, z)))(params)
+        return jax.value_and_grad(lambda p: jnp.mean(prior.apply({"params": p}, z, method="log_marginal")))(params)
 
     return lambda: jax.block_until_ready(value_and_grad(params, z))
 

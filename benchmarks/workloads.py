@@ -5,8 +5,8 @@ import jax
 import jax.numpy as jnp
 
 import nif_zoo
-from nif_zoo.models.factory import abstract_variables, make_config, module_from_config
-from nif_zoo.train.config import DEFAULTS
+from nif_zoo.models.factory import abstract_variables, model_config, module_from_config
+from nif_zoo.recipe import DEFAULTS
 from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
 
 
@@ -32,7 +32,7 @@ def abstract_training_step(kind: str, *, image_shape, batch_size: int, **config_
     """(module, abstract variables, lower): ``lower()`` traces and lowers the jitted training
     step on abstract shapes (no weights are initialised), ready for ``.compile()`` or
     ``.cost_analysis()``."""
-    config = make_config(kind, image_shape=image_shape, **config_options)
+    config = model_config(kind, image_shape=image_shape, **config_options)
     module = module_from_config(config)
     variables = abstract_variables(config, module)
     optimizer = make_optimizer(DEFAULTS["train"])

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "__version__"]
+__all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "push_to_hub",
+           "save_pretrained", "__version__"]
 
 
 def __getattr__(name):
@@ -21,7 +22,7 @@ def __getattr__(name):
         from nif_zoo import models
 
         return getattr(models, name)
-    if name in ("list_models", "load", "load_pretrained"):
+    if name in ("list_models", "load", "load_pretrained", "push_to_hub", "save_pretrained"):
         from nif_zoo import zoo
 
         return getattr(zoo, name)

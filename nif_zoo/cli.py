@@ -8,6 +8,8 @@ import argparse
 import os
 import sys
 
+from nif_zoo.models.architectures import TABLE
+
 
 def parse_shape(text: str):
     try:
@@ -220,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", help="train a model (NF, NIF, deep NIF) with checkpoints; resumable",
         description="Train per a JSON/YAML config (sections model, data, train; see "
-                    "nif_zoo.train.config; the zoo's configs are in nif_zoo/configs) with "
+                    "nif_zoo.recipe; the zoo's configs are in nif_zoo/configs) with "
                     "flags overriding it. Writes config.json, model.json, metrics.jsonl and "
                     "orbax checkpoints to --out.")
     train.add_argument("--config", help="JSON or YAML config file")
@@ -229,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the latest checkpoint in --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     for flag, section, key, typ, text in TRAIN_FLAGS:
-        train.add_argument(flag, dest=f"{section}.{key}", type=typ, default=None,
+        aliases = ("--prior", "--nif") if key == "nif_form" else ()
+        train.add_argument(flag, *aliases, dest=f"{section}.{key}", type=typ, default=None,
                            metavar=flag[2:].upper().replace("-", "_"),
                            help=f"{text} (config {section}.{key})")
 
@@ -281,10 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 TRAIN_FLAGS = [
-    ("--kind", "model", "kind", str, "nf, nif or deep_nif"),
+    ("--kind", "model", "kind", str, "; ".join(
+        f"{a.kind}: {a.description}" for a in TABLE.values())),
     ("--latent-dim", "model", "latent_dim", int, "NIF latent size M"),
-    ("--prior", "model", "prior", str, "a NIF's Gaussian prior: dense or upsample"),
-    ("--nif", "model", "nif", str, "a deep NIF's Gaussian NIF layer: dense or upsample"),
+    ("--nif-form", "model", "nif_form", str, "a NIF's or deep NIF's Gaussian NIF layer: dense "
+                                              "or upsample (--prior / --nif: its old names)"),
+    ("--latent-shape", "model", "latent_shape", parse_shape, "progressive: h,w,c of the latent"),
     ("--levels", "model", "levels", int, "Glow levels L"),
     ("--flow-steps", "model", "steps", int, "flow steps K per level"),
     ("--width", "model", "width", int, "coupling network width"),
@@ -306,14 +311,16 @@ TRAIN_FLAGS = [
 
 
 def train_config_from_args(args):
-    from nif_zoo.train.config import DEFAULTS, load_config
+    from nif_zoo.recipe import DEFAULTS, load_config
 
     config = load_config(args.config) if args.config else {k: dict(v) for k, v in DEFAULTS.items()}
     for _, section, key, _, _ in TRAIN_FLAGS:
         value = getattr(args, f"{section}.{key}")
         if value is not None:
-            config[section][key] = list(value) if key == "image_shape" else value
-    if config["model"].get("kind") == "nf" and getattr(args, "model.latent_dim") is None:
+            config[section][key] = list(value) if key in ("image_shape", "latent_shape") else value
+    kind = config["model"].get("kind")
+    if (kind in TABLE and not TABLE[kind].takes_latent_dim
+            and getattr(args, "model.latent_dim") is None):
         config["model"].pop("latent_dim", None)  # the default M is a NIF's
     return config
 
@@ -330,21 +337,22 @@ def run_train(args):
     print(f"trained {result.model} to step {result.final_step} in {args.out}{summary}")
 
 
-def load_model(args):
-    """(Model, its verified pretrained folder) for the NAME argument."""
+def load_model(name: str, revision=None):
+    """(Model, its verified pretrained folder) for a zoo name, hub repo id or folder."""
     from nif_zoo.cache import enable_compilation_cache
-    from nif_zoo.zoo import hub, pretrained
+    from nif_zoo.models import pretrained
+    from nif_zoo.zoo import hub
 
     enable_compilation_cache()
-    folder = hub.resolve(args.model, revision=getattr(args, "revision", None))
+    folder = hub.resolve(name, revision=revision)
     return pretrained.load_pretrained(folder, verified=True), folder
 
 
 def zoo_defaults(folder: str):
     """(temperature, s) recommended by the model's own training record (its training.json
     ``zoo`` section: a bundled model, a hub repo or a folder), else (0.7, 0)."""
-    from nif_zoo.train.config import DEFAULTS
-    from nif_zoo.zoo import pretrained
+    from nif_zoo.recipe import DEFAULTS
+    from nif_zoo.models import pretrained
 
     zoo = {**DEFAULTS["zoo"], **((pretrained.read_json(folder, pretrained.TRAINING) or {})
                                  .get("zoo") or {})}
@@ -372,7 +380,9 @@ def run_list(args):
 
 
 def run_info(args):
-    from nif_zoo.zoo import hub, pretrained, publish, registry
+    from nif_zoo.models import pretrained
+    from nif_zoo import publish
+    from nif_zoo.zoo import hub, registry
 
     if args.model in registry.entries() or args.model in registry.ALIASES:
         name = registry.get_entry(args.model).name  # a replaced name: its successor
@@ -398,7 +408,7 @@ def run_sample(args) -> str:
 
     from nif_zoo.evaluate.images import image_grid, save_png
 
-    model, folder = load_model(args)
+    model, folder = load_model(args.model, getattr(args, "revision", None))
     t_default, s_default = zoo_defaults(folder)
     t = t_default if args.temperature is None else args.temperature
     s = s_default if args.s is None else args.s
@@ -454,7 +464,7 @@ def run_reconstruct(args):
 
     from nif_zoo.evaluate.images import image_grid, save_png
 
-    model, folder = load_model(args)
+    model, folder = load_model(args.model, getattr(args, "revision", None))
     images, _ = read_image_files(args.images, model, args.fit)
     recon = model.reconstruct(images)
     grid = image_grid(np.concatenate([images, recon]), n_bits=model.n_bits, cols=len(images),
@@ -476,17 +486,17 @@ def chunked(model_fn, images, what: str, chunk: int = 1024):
     return np.concatenate(outs)
 
 
-def model_data_config(args, model, folder):
-    """The data section to evaluate/embed on: --dataset, else the training config's."""
-    from nif_zoo.zoo import pretrained
+def model_data_config(name: str, model, folder: str, dataset=None, data_dir=None):
+    """The data section to evaluate/embed on: ``dataset``, else the training config's."""
+    from nif_zoo.models import pretrained
 
     training = pretrained.read_json(folder, pretrained.TRAINING)
-    if args.dataset is None and training is None:
-        raise ValueError(f"{args.model} does not record its training data; pass --dataset")
+    if dataset is None and training is None:
+        raise ValueError(f"{name} does not record its training data; pass --dataset")
     data = dict(training["data"]) if training else {"fit": None, "data_dir": None}
     data.update(image_shape=list(model.image_shape), n_bits=model.n_bits)
-    if args.dataset is not None:
-        data.update(dataset=args.dataset, data_dir=args.data_dir, fit=None)
+    if dataset is not None:
+        data.update(dataset=dataset, data_dir=data_dir, fit=None)
     return data
 
 
@@ -495,14 +505,15 @@ def run_embed(args):
 
     from nif_zoo.evaluate.likelihood import evaluation_data
 
-    model, folder = load_model(args)
+    model, folder = load_model(args.model, getattr(args, "revision", None))
     labels = None
     if args.images:
         if args.dataset:
             raise ValueError("pass image files or --dataset, not both")
         images, _ = read_image_files(args.images, model, args.fit)
     else:
-        data = evaluation_data(model_data_config(args, model, folder), args.split, args.limit)
+        data = evaluation_data(model_data_config(args.model, model, folder, args.dataset,
+                                                 args.data_dir), args.split, args.limit)
         images, labels = data.images, data.labels
     z = chunked(lambda b: model.embed(b, estimate=args.estimate), images, "embed")
     np.save(args.out, z)
@@ -518,8 +529,9 @@ def run_eval(args):
     from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
     from nif_zoo.evaluate.prior_fit import describe, prior_fit
 
-    model, folder = load_model(args)
-    data = evaluation_data(model_data_config(args, model, folder), args.split, args.limit)
+    model, folder = load_model(args.model, getattr(args, "revision", None))
+    data = evaluation_data(model_data_config(args.model, model, folder, args.dataset,
+                                             args.data_dir), args.split, args.limit)
     print(f"{args.model}: {args.split} bits/dim on {len(data)} images ...", file=sys.stderr)
     result = heldout_bits_per_dim(model, data.images, seed=args.seed, num_samples=args.iw_samples)
     print(f"{args.model} {data.name}/{args.split}: {result['bpd']:.4f} bits/dim "
@@ -537,13 +549,13 @@ def load_refit_source(args):
     import json
 
     from nif_zoo.train import load_trained
-    from nif_zoo.zoo import pretrained
+    from nif_zoo.models import pretrained
 
     if os.path.isfile(os.path.join(args.model, "config.json")) and os.path.isdir(
             os.path.join(args.model, "checkpoints")):
         with open(os.path.join(args.model, "config.json")) as fh:
             return load_trained(args.model), json.load(fh)
-    model, folder = load_model(args)
+    model, folder = load_model(args.model, getattr(args, "revision", None))
     training = pretrained.read_json(folder, pretrained.TRAINING)
     if training is None:
         raise ValueError(f"{args.model} does not record its training data (training.json); "
@@ -552,11 +564,10 @@ def load_refit_source(args):
 
 
 def run_refit_prior(args):
-    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
-    from nif_zoo.evaluate.prior_fit import describe, prior_fit
-    from nif_zoo.train.refit import refit_latent_flow, refit_prior
-    from nif_zoo.zoo import pretrained
-    from nif_zoo.zoo.publish import refit_record
+    from nif_zoo.evaluate.likelihood import evaluation_data
+    from nif_zoo.models import pretrained
+    from nif_zoo.train.refit import refit_and_measure
+    from nif_zoo.zoo.cards import default_card
 
     out = os.path.abspath(args.out)
     if out == os.path.abspath(args.model) or os.path.exists(os.path.join(out, "checkpoints")):
@@ -565,26 +576,17 @@ def run_refit_prior(args):
     data = dict(training["data"], image_shape=list(model.image_shape), n_bits=model.n_bits)
     train = evaluation_data(data, "train", args.train_limit)
     test = evaluation_data(data, data.get("eval_split") or "test", args.test_limit)
-    before = heldout_bits_per_dim(model, test.images, seed=0)
-    fit_before = prior_fit(model, test.images)
-    print(f"before: {test.split} bits/dim {before['bpd']:.4f}; {describe(fit_before)}", flush=True)
-    result = refit_prior(model, train.images, iterations=args.iterations, tol=args.tol,
-                         seed=args.seed, progress=True)
-    refit, flow = result.model, None
-    if model.kind == "deep_nif" and args.flow_steps:
-        flow = refit_latent_flow(refit, train.images, steps=args.flow_steps, seed=args.seed,
-                                 progress=True)
-        refit = flow.model
-    after = heldout_bits_per_dim(refit, test.images, seed=0)
-    fit_after = prior_fit(refit, test.images)
-    print(f"after {result.history[-1].iteration} EM steps on {len(train)} training images: "
-          f"{test.split} bits/dim {after['bpd']:.4f}; {describe(fit_after)}")
+    report = refit_and_measure(model, train.images, test.images, iterations=args.iterations,
+                               tol=args.tol, flow_steps=args.flow_steps, seed=args.seed,
+                               progress=True)
+    after = report.heldout_after
     metrics = {"test_bpd": after["bpd"], "test_bpd_sem": after["bpd_sem"],
                "images": after["images"], "split": test.split, "bound": after["bound"],
                "dequantisation": after["dequantisation"], "num_params": model.num_params,
-               "prior_fit": fit_after, "prior_fit_before": fit_before,
-               "refit": refit_record(result, before["bpd"], after["bpd"], flow)}
-    folder = pretrained.save_pretrained(refit, out, metrics=metrics, training=training)
+               "prior_fit": report.prior_fit_after,
+               "prior_fit_before": report.record["prior_fit_before"], "refit": report.record}
+    folder = pretrained.save_pretrained(report.model, out, metrics=metrics, training=training,
+                                        card=default_card(report.model.config, metrics))
     print(f"wrote the refit model to {folder}")
     return metrics
 
@@ -601,9 +603,8 @@ def s_values(args):
 def run_tune_s(args):
     from nif_zoo.evaluate import compare, fid
 
-    model, folder = load_model(args)
-    data = model_data_config(argparse.Namespace(dataset=None, data_dir=None, model=args.model),
-                             model, folder)
+    model, folder = load_model(args.model, getattr(args, "revision", None))
+    data = model_data_config(args.model, model, folder)
     features = fid.InceptionFeatures(device=args.device)
     train_ref = fid.reference_statistics(data, "train", args.train_ref, features)
     test_ref = fid.reference_statistics(data, "test", args.test_ref, features)
@@ -620,7 +621,7 @@ def run_tune_s(args):
 
 def run_compare(args):
     from nif_zoo.evaluate import fid
-    from nif_zoo.evaluate.report import run_comparison
+    from nif_zoo.comparison import run_comparison
 
     run_comparison(args.models, args.out, num_samples=args.num_samples,
                    s_values=s_values(args), temperature=args.temperature,
@@ -636,10 +637,9 @@ def run_separability(args):
     print(f"| model | latent dim | {args.k}-NN accuracy ({args.split}, {args.limit} images) |")
     print("|---|---|---|")
     for name in args.models:
-        model, folder = load_model(argparse.Namespace(model=name, revision=None))
-        data = evaluation_data(model_data_config(argparse.Namespace(
-            dataset=args.dataset, data_dir=args.data_dir, model=name), model, folder),
-            args.split, args.limit)
+        model, folder = load_model(name)
+        data = evaluation_data(model_data_config(name, model, folder, args.dataset,
+                                                 args.data_dir), args.split, args.limit)
         if data.labels is None:
             raise ValueError(f"{data.name}/{args.split} has no labels")
         z = model.embed(data.images, estimate=args.estimate)
@@ -651,7 +651,7 @@ def run_demo(args):
     from nif_zoo.demo import launch
 
     if args.model is not None:
-        load_model(args)  # fail early, on the command line, for a bad name
+        load_model(args.model, getattr(args, "revision", None))  # fail early on a bad name
     print(f"nif-zoo demo on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     launch(args.model, host=args.host, port=args.port)
 
@@ -670,13 +670,13 @@ def run_reproduce(args):
 
 
 def run_publish(args):
-    from nif_zoo.zoo.publish import publish
+    from nif_zoo.publish import publish
 
     publish(args.run, args.name, checkpoints_root=args.checkpoints, cards_root=args.cards)
 
 
 def run_cards(args):
-    from nif_zoo.zoo.publish import update_readme, write_cards
+    from nif_zoo.publish import update_readme, write_cards
 
     paths = write_cards(args.out)
     print(f"wrote {len(paths)} model cards to {os.path.dirname(paths[0]) if paths else args.out}")

@@ -30,6 +30,7 @@ import yaml
 from nif_zoo.evaluate import compare
 from nif_zoo.evaluate import fid as fid_lib
 from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+from nif_zoo.models.architectures import architecture
 from nif_zoo.train import load_trained, make_config, train
 from nif_zoo.zoo import registry
 
@@ -121,7 +122,7 @@ def seconds_per_feature(features: Callable, shape, n_bits: int, count: int = 8) 
 
 def fid_images(kind: str, num_samples: int, num_s: int) -> int:
     """Images the FID protocol generates for one model (an NF has no s to sweep)."""
-    return num_samples * (2 if kind == "nf" else num_s + 2)
+    return num_samples * (num_s + 2 if architecture(kind).noise_model else 2)
 
 
 def estimate(configs, *, num_samples: int, num_s: int, train_ref: int, test_ref: int,

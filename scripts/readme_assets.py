@@ -6,6 +6,8 @@ committing):
 README-assets/faces.png         README command 1: nif32-lfw24, 16 samples, t = 0.7, s = 0, seed 0
 README-assets/lfw_nf_vs_nif.png nf-lfw24 (left) and nif32-lfw24 (right); top t = 0.7, s = 0,
                                 bottom t = 1, s = 1 (the trained density); seed 0
+README-assets/mnist28_3bit_nf_vs_nif.png  nf-mnist28-3bit (left) and nif64-mnist28-3bit
+                                (right), 36 samples each at t = 1, s = 0, seed 0
 """
 import os
 import subprocess
@@ -17,6 +19,14 @@ import nif_zoo
 from nif_zoo.evaluate.images import image_grid, save_png
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README-assets")
+
+
+def side_by_side(grids, gap=12):
+    h, w, c = grids[0].shape
+    figure = np.full((h, len(grids) * w + (len(grids) - 1) * gap, c), 255, np.uint8)
+    for i, grid in enumerate(grids):
+        figure[:, i * (w + gap): i * (w + gap) + w] = grid
+    return figure
 
 
 def main():
@@ -36,6 +46,12 @@ def main():
             figure[row * (h + gap): row * (h + gap) + h,
                    col * (w + gap): col * (w + gap) + w] = panels[name, t]
     print(save_png(os.path.join(ASSETS, "lfw_nf_vs_nif.png"), figure))
+    grids = []
+    for name in ("nf-mnist28-3bit", "nif64-mnist28-3bit"):
+        model = nif_zoo.load(name)
+        grids.append(image_grid(model.sample(36, temperature=1.0, s=0.0, seed=0),
+                                n_bits=model.n_bits, cols=6, scale=3))
+    print(save_png(os.path.join(ASSETS, "mnist28_3bit_nf_vs_nif.png"), side_by_side(grids)))
 
 
 if __name__ == "__main__":

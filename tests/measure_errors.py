@@ -92,7 +92,7 @@ report("upsample posterior_mean vs dense with explicit A", err_m, 1e-4)
 
 init = tm.images(32, seed=1)
 for prior in ("dense", "upsample"):
-    model = nif_zoo.create_model("nif", latent_dim=8, prior=prior, init_images=init, **tm.SIZES)
+    model = nif_zoo.create_model("nif", latent_dim=8, nif_form=prior, init_images=init, **tm.SIZES)
     z = model.embed(tm.images(5))
     x_on = model.decode(z, s=0.0)
     report(f"NIF ({prior}) embed(decode(z, s=0)) - z", float(np.max(np.abs(model.embed(x_on) - z))), 1e-3)

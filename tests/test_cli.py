@@ -179,13 +179,21 @@ def test_sample_streams_many_images_and_refuses_a_huge_grid(tiny_folder, tmp_pat
 
 def test_flags_and_recommended_sampling_values(tiny_models, tmp_path, capsys, monkeypatch):
     parser = cli.build_parser()
-    args = parser.parse_args(["train", "--flip", "on", "--kind", "deep_nif", "--nif", "upsample"])
+    args = parser.parse_args(["train", "--flip", "on", "--kind", "deep_nif", "--nif-form",
+                              "upsample"])
     config = cli.train_config_from_args(args)
-    assert config["data"]["flip"] is True and config["model"]["nif"] == "upsample"
+    assert config["data"]["flip"] is True and config["model"]["nif_form"] == "upsample"
+    for old in ("--prior", "--nif"):  # the flag's old names
+        args = parser.parse_args(["train", old, "upsample"])
+        assert cli.train_config_from_args(args)["model"]["nif_form"] == "upsample"
+    args = parser.parse_args(["train", "--kind", "progressive", "--latent-shape", "8,8,1"])
+    config = cli.train_config_from_args(args)
+    assert config["model"]["latent_shape"] == [8, 8, 1] and "latent_dim" not in config["model"]
     assert cli.train_config_from_args(parser.parse_args(["train", "--flip", "off"]))["data"]["flip"] is False
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--flip", "maybe"])
-    assert "deep_nif" in parser._subparsers._group_actions[0].choices["train"].format_help()
+    help_text = parser._subparsers._group_actions[0].choices["train"].format_help()
+    assert "deep_nif" in help_text and "progressive" in help_text
     # t and s come from the folder's own training record
     folder = tmp_path / "with-zoo"
     tiny_models["nif"].save_pretrained(str(folder), training={

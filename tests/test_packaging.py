@@ -43,3 +43,11 @@ def test_wheel_contains_configs_and_bundled_checkpoints(tmp_path):
             for f in files:
                 rel = os.path.relpath(os.path.join(root, f), os.path.join(REPO, "checkpoints"))
                 assert f"nif_zoo/bundled/{rel}".replace(os.sep, "/") in names
+
+
+def test_no_import_cycle_between_subpackages():
+    """Function-level imports included (read with ast): the layering of README "Inside"."""
+    out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "import_graph.py"),
+                          "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "cycles: none" in out.stdout

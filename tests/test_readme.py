@@ -1,4 +1,4 @@
-"""The README's Python example runs as written."""
+"""The README's Python examples run as written."""
 import pathlib
 import re
 
@@ -15,3 +15,13 @@ def test_readme_python_example_runs():
     exec(compile(blocks[0], "README.md", "exec"), namespace)
     assert namespace["samples"].shape == (16, 16, 16, 1)
     assert namespace["z"].shape == (8, 16)
+
+
+def test_readme_chain_example_runs():
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+              if "Chain(" in b]
+    assert blocks, "README has no Chain example"
+    namespace = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    assert namespace["elbo"].shape == (5,) and namespace["z"].shape == (5, 3)
+    assert namespace["x_on"].shape == (5, 6)

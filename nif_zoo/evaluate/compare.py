@@ -1,6 +1,6 @@
 """The paper's evaluation protocol, for any zoo models (SPEC section 6):
 
-* bits/dim on held-out data (exact for NF / NIF, IW bound for deep NIF);
+* bits/dim on held-out data (exact for NF / NIF, IW bound for deep NIF and progressive);
 * FID of samples at temperature t and noise scale s against real images;
 * ``tune_s``: sweep s, FID against a *training* subsample, pick the best s, then report
   FID against the *test* images at that s with fresh samples (another seed), next to the
@@ -16,6 +16,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from nif_zoo.evaluate import fid as fid_lib
+from nif_zoo.models.architectures import architecture
 
 PAPER_S_GRID = tuple(float(v) for v in np.linspace(0.0, 1.2, 15))
 
@@ -27,7 +28,7 @@ def sweep_s(model, reference: Dict, features: Callable, s_values: Sequence[float
     it is measured once and the value repeated."""
     from tqdm.auto import tqdm
 
-    if model.kind == "nf":
+    if not model.has_noise_model:
         value = fid_lib.model_fid(model, reference, features, num_samples=num_samples,
                                   temperature=temperature, s=0.0, seed=seed)
         return [{"s": float(s), "fid": value} for s in s_values]
@@ -50,13 +51,13 @@ def tune_s(model, train_reference: Dict, test_reference: Dict, features: Callabl
     test_seed = seed + 1
     test_at_best = fid_lib.model_fid(model, test_reference, features, num_samples=num_samples,
                                      temperature=temperature, s=best["s"], seed=test_seed)
-    if model.kind == "nf" or best["s"] == 1.0:
+    if not model.has_noise_model or best["s"] == 1.0:
         test_at_1 = test_at_best
     else:
         test_at_1 = fid_lib.model_fid(model, test_reference, features,
                                       num_samples=num_samples, temperature=temperature, s=1.0,
                                       seed=test_seed)
-    return {"sweep": sweep, "best_s": None if model.kind == "nf" else best["s"],
+    return {"sweep": sweep, "best_s": best["s"] if model.has_noise_model else None,
             "test_fid_best_s": test_at_best, "test_fid_s1": test_at_1,
             "num_samples": num_samples, "temperature": temperature,
             "train_reference_images": int(train_reference["n"]),
@@ -101,11 +102,16 @@ def interior_minimum(sweep: List[Dict]) -> bool:
     return 0 < best < len(values) - 1
 
 
+def is_baseline(row: Dict) -> bool:
+    """A result row of a model without a noise model (the NF the others are compared with)."""
+    return not architecture(row["kind"]).noise_model
+
+
 def claims_markdown(rows: List[Dict]) -> str:
     """The paper's claims next to what these models measured: bits/dim (Table 2), FID at the
     tuned s (Table 1), an interior FID minimum in s (Fig. 7), class separation (Fig. 4)."""
-    nf = next((r for r in rows if r["kind"] == "nf"), None)
-    nifs = [r for r in rows if r["kind"] != "nf"]
+    nf = next((r for r in rows if is_baseline(r)), None)
+    nifs = [r for r in rows if not is_baseline(r)]
     if nf is None or not nifs:
         return ""
     p = PAPER_FMNIST
@@ -149,8 +155,8 @@ def card_fid_entries(tune: Dict) -> Dict[str, float]:
 
 def summarise(rows: List[Dict]) -> Optional[str]:
     """One sentence: did the best NIF beat the NF in FID at its tuned s?"""
-    nf = [r for r in rows if r["kind"] == "nf"]
-    nifs = [r for r in rows if r["kind"] != "nf"]
+    nf = [r for r in rows if is_baseline(r)]
+    nifs = [r for r in rows if not is_baseline(r)]
     if not nf or not nifs:
         return None
     base = nf[0]["tune"]["test_fid_best_s"]

@@ -1,6 +1,7 @@
 """Held-out bits per dimension, measured the standard way (SPEC section 6): uniform
 dequantisation noise drawn from a seed; exact log-likelihood for NF and NIF, the
-importance-weighted lower bound (so a bits/dim upper bound) for a deep NIF."""
+importance-weighted lower bound (so a bits/dim upper bound) for the models without an exact
+likelihood (deep NIF, progressive)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -26,16 +27,16 @@ def evaluation_data(data_config: Dict[str, Any], split: str = "test",
 def heldout_bits_per_dim(model, images, *, seed: int = 0, num_samples: Optional[int] = None,
                       batch_size: int = 256) -> Dict[str, Any]:
     """Mean bits/dim of integer ``images`` under ``model`` with uniform dequantisation noise
-    from ``seed``. Deep NIF: the IW bound with K = ``num_samples`` (default the model's
-    ``iw_samples``). Returns the number and how it was measured."""
-    if model.kind == "deep_nif":
+    from ``seed``. A model without an exact likelihood: the IW bound with K = ``num_samples``
+    (default the model's ``iw_samples``). Returns the number and how it was measured."""
+    if not model.exact:
         k = int(num_samples or model.config["iw_samples"])
         log_p = model.iw_bound(images, num_samples=k, seed=seed, key=seed,
                                batch_size=batch_size)
         bound = f"IW bound K={k}"
     else:
         if num_samples is not None:
-            raise ValueError(f"num_samples is for deep_nif models (IW bound); a {model.kind} "
+            raise ValueError(f"num_samples is for models with a bound (IW); a {model.kind} "
                              "log-likelihood is exact")
         log_p = model.log_prob(images, key=seed, batch_size=batch_size)
         bound = "exact"

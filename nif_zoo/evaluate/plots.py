@@ -24,14 +24,16 @@ def _pyplot():
     return plt
 
 
-def plot_fid_vs_s(sweeps: Dict[str, List[Dict]], path: str, *, title: str = "") -> str:
-    """``sweeps``: model name -> [{"s": s, "fid": value}, ...]."""
+def plot_fid_vs_s(sweeps: Dict[str, List[Dict]], path: str, *, title: str = "",
+                  baselines: Sequence[str] = ()) -> str:
+    """``sweeps``: model name -> [{"s": s, "fid": value}, ...]; ``baselines`` (models without
+    s, e.g. the NF) are dashed lines."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
     for name, sweep in sweeps.items():
         s = [r["s"] for r in sweep]
         f = [r["fid"] for r in sweep]
-        style = "--" if name.startswith("nf-") else "-o"
+        style = "--" if name in baselines else "-o"
         ax.plot(s, f, style, label=name, markersize=3)
     ax.set_xlabel("noise scale s")
     ax.set_ylabel("FID (training images)")

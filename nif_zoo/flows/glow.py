@@ -18,12 +18,10 @@ Speed of the two forms: ``BENCHMARKS.md``.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import flax.linen as nn
 
 from nif_zoo.flows.actnorm import ActNorm
-from nif_zoo.flows.base import Bijection
+from nif_zoo.flows.base import Bijection, chain
 from nif_zoo.flows.conv1x1 import InvertibleConv1x1
 from nif_zoo.flows.coupling import AffineCoupling
 from nif_zoo.flows.reshape import depth_to_space, merge_channels, space_to_depth, split_channels
@@ -46,14 +44,6 @@ class FlowStep(Bijection):
     def __call__(self, x, reverse: bool = False):
         return chain(self.layers, x, reverse)
 
-
-def chain(layers: Sequence[Bijection], x, reverse: bool):
-    """Compose bijections: apply in order (forward) or in reverse order (inverse)."""
-    total = 0.0
-    for layer in (reversed(layers) if reverse else layers):
-        x, log_det = layer(x, reverse=reverse)
-        total = total + log_det
-    return x, total
 
 
 class FlowSteps(Bijection):

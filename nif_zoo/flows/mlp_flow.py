@@ -19,9 +19,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from nif_zoo.flows.actnorm import ActNorm
-from nif_zoo.flows.base import Bijection, zero_log_det
+from nif_zoo.flows.base import Bijection, chain, zero_log_det
 from nif_zoo.flows.coupling import coupling_halves
-from nif_zoo.flows.glow import chain
 from nif_zoo.rng import fan_in_normal
 
 

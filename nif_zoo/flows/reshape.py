@@ -8,6 +8,7 @@ log-det 0.
 """
 from __future__ import annotations
 
+import flax.linen as nn
 import jax.numpy as jnp
 
 from nif_zoo.flows.base import Bijection, zero_log_det
@@ -54,3 +55,15 @@ class Squeeze(Bijection):
     def __call__(self, x, reverse: bool = False):
         y = depth_to_space(x, self.factor) if reverse else space_to_depth(x, self.factor)
         return y, zero_log_det(x)
+
+    @nn.nowrap
+    def output_shape(self, input_shape):
+        h, w, c = input_shape
+        if h % self.factor or w % self.factor:
+            raise ValueError(f"spatial shape {(h, w)} is not divisible by factor {self.factor}")
+        return (h // self.factor, w // self.factor, c * self.factor ** 2)
+
+    @nn.nowrap
+    def input_shape(self, output_shape):
+        h, w, c = output_shape
+        return (h * self.factor, w * self.factor, c // self.factor ** 2)

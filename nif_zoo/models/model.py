@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Any, Dict
 
 import jax
 import jax.numpy as jnp
@@ -87,10 +86,12 @@ def per_example(fn, batch, keys):
 class Model:
     """A trained or fresh NF / NIF image model. Build one with :func:`nif_zoo.create_model`."""
 
-    def __init__(self, config: Dict[str, Any], variables, module=None):
+    def __init__(self, config, variables, module=None):
+        from nif_zoo.models.config import ModelConfig
         from nif_zoo.models.factory import module_from_config  # the factory builds Models too
 
-        self.config = dict(config)
+        # typed and frozen; a dict of any format version is migrated
+        self.config = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
         self.module = module if module is not None else module_from_config(self.config)
         self.variables = variables
 
@@ -113,7 +114,29 @@ class Model:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.module.prior.latent_dim)
+        return int(self.module.latent_dim)
+
+    @property
+    def architecture(self):
+        """This kind's entry of the architecture table (:mod:`nif_zoo.models.architectures`)."""
+        from nif_zoo.models.architectures import architecture
+
+        return architecture(self.kind)
+
+    @property
+    def has_noise_model(self) -> bool:
+        """Whether decode/sample use s (a NIF layer's noise); an NF has none."""
+        return bool(self.module.has_noise_model)
+
+    @property
+    def exact(self) -> bool:
+        """Whether :meth:`log_prob` is exact (else it is the importance-weighted bound)."""
+        return bool(self.module.exact)
+
+    @property
+    def likelihood(self) -> str:
+        """What :meth:`log_prob` reports: ``"exact"`` or ``"IW bound K=..."``."""
+        return "exact" if self.exact else f"IW bound K={self.module.iw_samples}"
 
     @property
     def num_params(self) -> int:
@@ -123,7 +146,7 @@ class Model:
         return (f"Model(kind={self.kind!r}, image_shape={self.image_shape}, "
                 f"latent_dim={self.latent_dim}, params={self.num_params:,})")
 
-    COMPILED = ("_log_density", "_bound", "_embed", "_decode", "_decode_on_manifold")
+    COMPILED = ("_log_density", "_bound_fn", "_embed", "_decode", "_decode_on_manifold")
 
     def with_variables(self, variables) -> "Model":
         """The same model with other variables, sharing this one's compiled functions (they
@@ -134,33 +157,44 @@ class Model:
                 other.__dict__[name] = self.__dict__[name]
         return other
 
+    def _save_pretrained(self, folder: str) -> None:
+        """Write the model's own files into ``folder``: ``config.json`` and ``weights/``
+        (what :meth:`_from_pretrained` reads; the folder format around them, card and
+        checksums, is :mod:`nif_zoo.models.pretrained`)."""
+        from nif_zoo.models.pretrained import write_model_files
+
+        write_model_files(self, folder)
+
+    @classmethod
+    def _from_pretrained(cls, folder: str, *, devices=None) -> "Model":
+        """The model whose ``config.json`` (any format version, migrated) and ``weights/``
+        are in ``folder``, restored onto ``devices``."""
+        from nif_zoo.models.pretrained import read_model_files
+
+        config, module, variables = read_model_files(folder, devices)
+        return cls(config, variables, module)
+
     def save_pretrained(self, folder: str, *, card=None, metrics=None, training=None) -> str:
         """Write this model as a pretrained folder (config.json, orbax weights, README.md
         model card, SHA256SUMS); ``nif_zoo.load(folder)`` reads it back. See
-        :func:`nif_zoo.zoo.pretrained.save_pretrained`."""
-        from nif_zoo.zoo.pretrained import save_pretrained
+        :func:`nif_zoo.models.pretrained.save_pretrained`; ``nif_zoo.push_to_hub(model,
+        repo_id)`` uploads it."""
+        from nif_zoo.models.pretrained import save_pretrained
 
         return save_pretrained(self, folder, card=card, metrics=metrics, training=training)
-
-    def push_to_hub(self, repo_id: str, **kwargs) -> str:
-        """Upload :meth:`save_pretrained`'s folder to Hugging Face repo ``repo_id``; see
-        :func:`nif_zoo.zoo.hub.push_to_hub` for the options (token, private, revision)."""
-        from nif_zoo.zoo.hub import push_to_hub
-
-        return push_to_hub(self, repo_id, **kwargs)
 
     # ------------------------------------------------------------------ compiled functions
     @functools.cached_property
     def _log_density(self):
         def log_density(variables, y, keys):
-            if self.kind != "deep_nif":  # exact: no draws
+            if self.module.exact:  # no draws
                 return self.module.apply(variables, y, method="log_density")
             return per_example(lambda yi, key: self.module.apply(
                 variables, yi, method="log_density", rngs={"posterior": key}), y, keys)
         return jax.jit(log_density)
 
     @functools.cached_property
-    def _bound(self):
+    def _bound_fn(self):
         def bound(variables, y, keys, method, num_samples):
             args = () if method == "elbo" else (num_samples,)
             return per_example(lambda yi, key: self.module.apply(
@@ -207,39 +241,40 @@ class Model:
         """log P(image) in nats, shape (n,): log p(y) - N log 2^n_bits (SPEC section 6).
 
         Integer images are dequantised at the bin centre, or with uniform noise when
-        ``key`` (a seed or JAX key) is given. Exact for NF and NIF (closed form); for a deep
-        NIF the importance-weighted lower bound with K = ``config["iw_samples"]`` and the
-        posterior draws of seed 0 (see :meth:`iw_bound` for other K and seeds)."""
+        ``key`` (a seed or JAX key) is given. Exact when :attr:`exact` (NF, NIF: closed form);
+        otherwise (deep NIF, progressive) the importance-weighted lower bound with K =
+        ``config["iw_samples"]`` and the posterior draws of seed 0 (see :meth:`iw_bound` for
+        other K and seeds)."""
         y = self._unit_images(images, None if key is None else as_key(key))
         density = self._map_batches(
             lambda b, keys: self._log_density(self.variables, b, keys), y, batch_size,
             jax.random.key(0))
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
-    def _deep_nif_bound(self, method, images, key, num_samples, batch_size, seed):
-        if self.kind != "deep_nif":
-            raise ValueError(f"{method} is defined for deep_nif models; this is {self.kind!r} "
-                             "(use log_prob: exact)")
+    def _bound(self, method, images, key, num_samples, batch_size, seed):
+        if self.exact:
+            raise ValueError(f"{method} is a bound for models without an exact likelihood; "
+                             f"this {self.kind!r} model's log_prob is exact")
         num_samples = check_count("num_samples", num_samples)
         y = self._unit_images(images, None if key is None else as_key(key))
         density = self._map_batches(
-            lambda b, keys: self._bound(self.variables, b, keys, method, num_samples), y,
+            lambda b, keys: self._bound_fn(self.variables, b, keys, method, num_samples), y,
             batch_size, as_key(seed))
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
     def elbo(self, images, *, seed=0, key=None,
              batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """Deep NIF: the ELBO (training objective) in the units of :meth:`log_prob`, with
-        ``config["elbo_samples"]`` reparameterised draws z ~ q(z | x) from ``seed``;
-        ``key``: dequantisation noise as in :meth:`log_prob`."""
-        return self._deep_nif_bound("elbo", images, key, 1, batch_size, seed)
+        """A bounded model (deep NIF, progressive): the ELBO (training objective) in the units
+        of :meth:`log_prob`, with ``config["elbo_samples"]`` reparameterised draws z ~ q(z | x)
+        from ``seed``; ``key``: dequantisation noise as in :meth:`log_prob`."""
+        return self._bound("elbo", images, key, 1, batch_size, seed)
 
     def iw_bound(self, images, *, num_samples: int = 64, seed=0, key=None,
                  batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """Deep NIF: log (1/K) sum_k p(x, z_k) / q(z_k | x), K = ``num_samples`` draws from
-        ``seed``: a lower bound of log P(image) that tightens with K (units of
-        :meth:`log_prob`)."""
-        return self._deep_nif_bound("iw_bound", images, key, num_samples, batch_size, seed)
+        """A bounded model: log (1/K) sum_k p(x, z_k) / q(z_k | x), K = ``num_samples`` draws
+        from ``seed`` (q: the stochastic inverses): a lower bound of log P(image) that
+        tightens with K (units of :meth:`log_prob`)."""
+        return self._bound("iw_bound", images, key, num_samples, batch_size, seed)
 
     def bits_per_dim(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> float:
         """Mean bits per dimension of ``images`` (lower is better; for a deep NIF an upper
@@ -270,12 +305,12 @@ class Model:
                batch_size: int = DEFAULT_BATCH_SIZE, first_index: int = 0) -> np.ndarray:
         """Latents (n, latent_dim) -> images (n, H, W, C), float32 in the data scale (0 black,
         1 white; not clipped, not quantised). NIF adds noise N(0, s Sigma) before the Glow
-        (``isotropic=True``: N(0, s I), as the authors' code); s = 0 is on the manifold.
-        NF has no noise model and ignores s. The noise of latent j is drawn from
+        (``isotropic=True``: N(0, s I), as the authors' code) at every noisy layer; s = 0 is
+        on the manifold. NF has no noise model and ignores s. The noise of latent j is drawn from
         ``fold_in(key(seed), first_index + j)``."""
         s = check_non_negative("s", s)
         latent = check_latent(z, self.latent_dim)
-        if s == 0 or self.kind == "nf":  # no noise is drawn
+        if s == 0 or not self.module.has_noise_model:  # no noise is drawn
             fn = lambda b, _: self._decode_on_manifold(self.variables, b)  # noqa: E731
         else:  # noise of example j from fold_in(key(seed), j)
             fn = lambda b, keys: self._decode(self.variables, b, jnp.float32(s), keys,  # noqa: E731

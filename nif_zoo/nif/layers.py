@@ -1,18 +1,17 @@
-"""Flax modules over the Gaussian NIF math: the learnable noise model p(x | z).
+"""Flax modules over the Gaussian NIF math: the learnable noise model p(x | z), as noisy
+injective layers of :mod:`nif_zoo.flows.base` (``NoisyInjection``, ``closed_form``).
 
-``DenseNIF`` (SPEC section 2, any A of shape (N, M)) and ``UpsampleNIF`` (section 3,
-the O(dim z) nearest-neighbour form) share one interface, so a model can swap them:
+``DenseNIF`` (SPEC section 2, any A of shape (N, M)) maps events of ``event_shape`` to flat
+latents ``(M,)``; ``UpsampleNIF`` (section 3, the O(dim z) nearest-neighbour form) maps an
+image ``(H, W, C)`` to a smaller image ``(H/f, W/f, c_z)``. Both give:
 
-* ``event_shape``: the shape of one x (e.g. the Glow latent image (H, W, C));
-  ``latent_dim``: M. Latents are flat vectors ``(n, M)`` at this interface.
-* ``log_prob(x)``: exact log p(x) with z ~ N(0, I_M) (the closed form, eq. 13 corrected).
-* ``manifold_term(x)``: log int p(x | z) dz.
-* ``embed(x, estimate)``: ``"mode"`` (stochastic inverse's mode, default) or
-  ``"posterior_mean"`` (the true posterior mean under N(0, I)).
-* ``sample_posterior(x)``: z ~ q(z | x), with the ``"posterior"`` RNG stream.
-* ``log_posterior(z, x)``: log q(z | x).
+* ``log_marginal(x)``: exact log p(x) with z ~ N(0, I) (the closed form, eq. 13 corrected);
+* ``manifold_term(x)``: log int p(x | z) dz;
+* ``stochastic_inverse(x, estimate)``: ``"mode"`` (z+, default), ``"posterior_mean"`` (the
+  true posterior mean under N(0, I)) or ``"sample"`` (z ~ q(z | x), ``"posterior"`` RNG);
+* ``log_posterior(z, x)``: log q(z | x);
 * ``decode(z, s, isotropic)``: x ~ N(A z + b, s Sigma), with the ``"noise"`` RNG stream
-  unless s == 0 (then exactly on the manifold).
+  unless s == 0 (then exactly on the manifold);
 * ``blocks(x)``, ``block_parameters(params)``, ``parameters_from_blocks(A, b, log_var)``:
   the layout of :mod:`nif_zoo.nif.factor_analysis` (data (n, B, R), shared A (R, M), b and
   log_var (B, R)) for a closed-form refit; they use no variables (call them unbound).
@@ -26,19 +25,16 @@ import math
 from typing import Tuple
 
 import flax.linen as nn
-
 import jax.numpy as jnp
 
+from nif_zoo.flows.base import NoisyInjection, check_estimate
 from nif_zoo.flows.reshape import depth_to_space, space_to_depth
 from nif_zoo.nif import factor_analysis, gaussian, upsample
 from nif_zoo.rng import orthogonal
 
-ESTIMATES = ("mode", "posterior_mean")
-
-
-def check_estimate(estimate: str):
-    if estimate not in ESTIMATES:
-        raise ValueError(f"estimate must be one of {ESTIMATES}; got {estimate!r}")
+def check_event(shape, expected):
+    if tuple(shape) != tuple(expected):
+        raise ValueError(f"this layer's events have shape {tuple(expected)}; got {tuple(shape)}")
 
 
 def noise_key(module: nn.Module, s):
@@ -48,11 +44,12 @@ def noise_key(module: nn.Module, s):
     return module.make_rng("noise")
 
 
-class DenseNIF(nn.Module):
+class DenseNIF(NoisyInjection):
     """Gaussian NIF with a dense A in R^{N x M} over the flattened ``event_shape``."""
 
     event_shape: Tuple[int, ...]
     latent_dim: int
+    closed_form = True
 
     def setup(self):
         n = math.prod(self.event_shape)
@@ -68,22 +65,28 @@ class DenseNIF(nn.Module):
     def args(self, x):
         return self.flat(x), self.A, self.b, self.log_var
 
-    def __call__(self, x):
-        return self.log_prob(x)
+    @nn.nowrap
+    def output_shape(self, input_shape):
+        check_event(input_shape, self.event_shape)
+        return (self.latent_dim,)
 
-    def log_prob(self, x):
+    @nn.nowrap
+    def input_shape(self, output_shape):
+        check_event(output_shape, (self.latent_dim,))
+        return tuple(self.event_shape)
+
+    def log_marginal(self, x):
         return gaussian.log_marginal(*self.args(x))
 
     def manifold_term(self, x):
         return gaussian.manifold_term(*self.args(x))
 
-    def embed(self, x, estimate: str = "mode"):
+    def stochastic_inverse(self, x, estimate: str = "mode"):
         check_estimate(estimate)
+        if estimate == "sample":
+            return gaussian.sample_stochastic_inverse(self.make_rng("posterior"), *self.args(x))
         fn = gaussian.posterior_mean if estimate == "mode" else gaussian.prior_posterior_mean
         return fn(*self.args(x))
-
-    def sample_posterior(self, x):
-        return gaussian.sample_stochastic_inverse(self.make_rng("posterior"), *self.args(x))
 
     def log_posterior(self, z, x):
         return gaussian.log_stochastic_inverse(z, *self.args(x))
@@ -104,12 +107,13 @@ class DenseNIF(nn.Module):
         return x.reshape(z.shape[:-1] + tuple(self.event_shape))
 
 
-class UpsampleNIF(nn.Module):
+class UpsampleNIF(NoisyInjection):
     """Nearest-neighbour upsampling Gaussian NIF: latent (H/f, W/f, latent_channels)."""
 
     event_shape: Tuple[int, int, int]
     factor: int
     latent_channels: int
+    closed_form = True
 
     def setup(self):
         h, w, c = self.event_shape
@@ -133,35 +137,34 @@ class UpsampleNIF(nn.Module):
     def latent_dim(self):
         return math.prod(self.latent_shape)
 
+    @nn.nowrap
+    def output_shape(self, input_shape):
+        check_event(input_shape, self.event_shape)
+        return self.latent_shape
+
+    @nn.nowrap
+    def input_shape(self, output_shape):
+        check_event(output_shape, self.latent_shape)
+        return tuple(self.event_shape)
+
     def args(self, x):
         return x, self.W, self.b, self.log_var, self.factor
 
-    def flat(self, z):
-        return z.reshape(z.shape[:-3] + (-1,))
-
-    def unflat(self, z):
-        return z.reshape(z.shape[:-1] + self.latent_shape)
-
-    def __call__(self, x):
-        return self.log_prob(x)
-
-    def log_prob(self, x):
+    def log_marginal(self, x):
         return upsample.log_marginal(*self.args(x))
 
     def manifold_term(self, x):
         return upsample.manifold_term(*self.args(x))
 
-    def embed(self, x, estimate: str = "mode"):
+    def stochastic_inverse(self, x, estimate: str = "mode"):
         check_estimate(estimate)
+        if estimate == "sample":
+            return upsample.sample_stochastic_inverse(self.make_rng("posterior"), *self.args(x))
         fn = upsample.posterior_mean if estimate == "mode" else upsample.prior_posterior_mean
-        return self.flat(fn(*self.args(x)))
-
-    def sample_posterior(self, x):
-        key = self.make_rng("posterior")
-        return self.flat(upsample.sample_stochastic_inverse(key, *self.args(x)))
+        return fn(*self.args(x))
 
     def log_posterior(self, z, x):
-        return upsample.log_stochastic_inverse(self.unflat(z), *self.args(x))
+        return upsample.log_stochastic_inverse(z, *self.args(x))
 
     def blocks(self, x):
         return factor_analysis.upsample_blocks(x, self.factor)
@@ -184,7 +187,6 @@ class UpsampleNIF(nn.Module):
 
     def decode(self, z, s=0.0, isotropic: bool = False):
         key = noise_key(self, s)
-        zi = self.unflat(z)
         if key is None:
-            return upsample.decode_mean(zi, self.W, self.b, self.factor)
-        return upsample.generate(key, zi, self.W, self.b, self.log_var, self.factor, s, isotropic)
+            return upsample.decode_mean(z, self.W, self.b, self.factor)
+        return upsample.generate(key, z, self.W, self.b, self.log_var, self.factor, s, isotropic)

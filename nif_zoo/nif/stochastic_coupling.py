@@ -3,13 +3,13 @@
 Split x = (x1, x2), x1 = x[..., :split]. A network of x1 gives the Gaussian NIF
 parameters A(x1) (N2 x M2), b(x1), Sigma(x1) = diag(exp(log_var(x1))):
 
-    forward (data -> latent):  z1 = x1,  z2 ~ q(z2 | x2; x1) (its mode without a
-                               ``"posterior"`` RNG); log_det = log int p(x2 | z2; x1) dz2
-    inverse (latent -> data):  x1 = z1,  x2 ~ N(A(z1) z2 + b(z1), s Sigma(z1)) (s = 0:
-                               the mean); log_det = - log int p(x2 | z2; z1) dz2
+    stochastic_inverse (data -> latent): z1 = x1, z2 = the mode of q(z2 | x2; x1), or a draw
+    manifold_term:                       log int p(x2 | z2; x1) dz2
+    decode (latent -> data):             x1 = z1, x2 ~ N(A(z1) z2 + b(z1), s Sigma(z1))
 
 The manifold term stands where a coupling layer has its log-determinant. Maps
-R^{N1 + N2} to R^{N1 + M2}, M2 <= N2. Works on vectors ``(n, D)``.
+R^{N1 + N2} to R^{N1 + M2}, M2 <= N2. Works on vectors ``(n, D)``; a noisy injective layer
+of :mod:`nif_zoo.flows.base`, so a ``Chain`` composes it with any other layer.
 Conditioner: MLP (``depth`` hidden layers of ``hidden`` units, ReLU) with a zero-initialised
 output added to learned base parameters (A0 with orthonormal columns, b0 = 0,
 log_var0 = 0), so the layer starts as a plain Gaussian NIF on x2.
@@ -19,13 +19,14 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+from nif_zoo.flows.base import NoisyInjection, check_estimate
 from nif_zoo.nif import gaussian
 from nif_zoo.nif.layers import noise_key
 from nif_zoo.flows.mlp_flow import MLP
 from nif_zoo.rng import orthogonal
 
 
-class StochasticCoupling(nn.Module):
+class StochasticCoupling(NoisyInjection):
     """Stochastic coupling: ``split`` = N1, ``data_dim`` = N2, ``latent_dim`` = M2."""
 
     split: int
@@ -33,6 +34,20 @@ class StochasticCoupling(nn.Module):
     latent_dim: int
     hidden: int = 64
     depth: int = 2
+
+    @nn.nowrap
+    def output_shape(self, input_shape):
+        if tuple(input_shape) != (self.split + self.data_dim,):
+            raise ValueError(f"stochastic coupling takes vectors of {self.split} + "
+                             f"{self.data_dim} values; got events of shape {tuple(input_shape)}")
+        return (self.split + self.latent_dim,)
+
+    @nn.nowrap
+    def input_shape(self, output_shape):
+        if tuple(output_shape) != (self.split + self.latent_dim,):
+            raise ValueError(f"expected latents of {self.split} + {self.latent_dim} values; got "
+                             f"events of shape {tuple(output_shape)}")
+        return (self.split + self.data_dim,)
 
     @nn.compact
     def noise_model(self, x1):
@@ -50,26 +65,37 @@ class StochasticCoupling(nn.Module):
         log_var = lv0 + out[..., n2 * m2 + n2:]
         return A, b, log_var
 
-    def __call__(self, x, reverse: bool = False, s=1.0, isotropic: bool = False,
-                 estimate: str = "mode"):
-        """Normalizing direction: z2 is q(z2 | x2; x1)'s mode (``estimate="mode"``, default)
-        or a reparameterised draw from it (``"sample"``, needs the ``"posterior"`` RNG
-        stream; never chosen silently by whether an RNG was passed)."""
-        x1 = x[..., : self.split]
-        if not reverse:
-            x2 = x[..., self.split:]
-            if x2.shape[-1] != self.data_dim:
-                raise ValueError(f"expected {self.split} + {self.data_dim} values; got {x.shape[-1]}")
-            if estimate not in ("mode", "sample"):
-                raise ValueError(f"estimate must be 'mode' or 'sample'; got {estimate!r}")
-            A, b, log_var = self.noise_model(x1)
-            if estimate == "sample":
-                z2 = gaussian.sample_stochastic_inverse(self.make_rng("posterior"), x2, A, b, log_var)
-            else:
-                z2 = gaussian.posterior_mean(x2, A, b, log_var)
-            log_det = gaussian.manifold_term(x2, A, b, log_var)
-            return jnp.concatenate([x1, z2], axis=-1), log_det
-        z2 = x[..., self.split:]
+    def halves(self, x):
+        x1, x2 = x[..., : self.split], x[..., self.split:]
+        if x2.shape[-1] != self.data_dim:
+            raise ValueError(f"expected {self.split} + {self.data_dim} values; got {x.shape[-1]}")
+        return x1, x2
+
+    def manifold_term(self, x):
+        x1, x2 = self.halves(x)
+        return gaussian.manifold_term(x2, *self.noise_model(x1))
+
+    def stochastic_inverse(self, x, estimate: str = "mode"):
+        """(x1, z2): z2 is q(z2 | x2; x1)'s mode (``"mode"``) or a reparameterised draw
+        (``"sample"``, the ``"posterior"`` RNG stream; never chosen by whether an RNG was
+        passed). The posterior mean under N(0, I) does not apply: z2's prior is whatever
+        the layers after this one make it."""
+        check_estimate(estimate, ("mode", "sample"))
+        x1, x2 = self.halves(x)
+        A, b, log_var = self.noise_model(x1)
+        if estimate == "sample":
+            z2 = gaussian.sample_stochastic_inverse(self.make_rng("posterior"), x2, A, b, log_var)
+        else:
+            z2 = gaussian.posterior_mean(x2, A, b, log_var)
+        return jnp.concatenate([x1, z2], axis=-1)
+
+    def log_posterior(self, z, x):
+        x1, x2 = self.halves(x)
+        return gaussian.log_stochastic_inverse(z[..., self.split:], x2, *self.noise_model(x1))
+
+    def decode(self, z, s=0.0, isotropic: bool = False):
+        """(z1, z2) -> (x1 = z1, x2 ~ N(A(z1) z2 + b(z1), s Sigma(z1))); s = 0: the mean."""
+        x1, z2 = z[..., : self.split], z[..., self.split:]
         if z2.shape[-1] != self.latent_dim:
             raise ValueError(f"expected {self.latent_dim} latent values after the split; "
                              f"got {z2.shape[-1]}")
@@ -77,4 +103,4 @@ class StochasticCoupling(nn.Module):
         key = noise_key(self, s)
         x2 = (gaussian.decode_mean(z2, A, b) if key is None else
               gaussian.generate(key, z2, A, b, log_var, s, isotropic))
-        return jnp.concatenate([x1, x2], axis=-1), -gaussian.manifold_term(x2, A, b, log_var)
+        return jnp.concatenate([x1, x2], axis=-1)

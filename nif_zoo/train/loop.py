@@ -29,8 +29,9 @@ import optax
 from nif_zoo.data import load_dataset, quantize
 from nif_zoo.models import Model, create_model
 from nif_zoo.models.factory import abstract_variables
+from nif_zoo.models.pretrained import weights_sharding
 from nif_zoo.train import checkpoint, sharding
-from nif_zoo.train.config import make_config, save_config
+from nif_zoo.recipe import make_config, save_config
 from nif_zoo.train.refit import refit_prior
 
 
@@ -158,7 +159,7 @@ def initial_model(config, train_data) -> Model:
 
 def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/default", *,
           resume: bool = False, devices=None, progress: bool = True) -> TrainResult:
-    """Train per ``raw_config`` (see :mod:`nif_zoo.train.config`), writing checkpoints and
+    """Train per ``raw_config`` (see :mod:`nif_zoo.recipe`), writing checkpoints and
     logs to ``out_dir``; ``resume=True`` continues from its latest checkpoint."""
     from tqdm.auto import tqdm
 
@@ -190,7 +191,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
         os.remove(log_path)
     if primary:
         save_config(config, os.path.join(out_dir, "config.json"))
-        save_config(model.config, os.path.join(out_dir, "model.json"))
+        save_config(model.config.to_dict(), os.path.join(out_dir, "model.json"))
     if jax.process_count() > 1:
         print(f"process {jax.process_index()} of {jax.process_count()}: reads rows "
               f"{rows.start}:{rows.stop} of every global batch of {t['batch_size']}", flush=True)
@@ -236,7 +237,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                           f"{record['refit_log_lik_after']:.2f} nats/image")
                 tick = time.perf_counter()
             if (t["checkpoint_every"] and done % t["checkpoint_every"] == 0) or done == t["steps"]:
-                checkpoint.save(mngr, done, state, run_record(config, model.config, done))
+                checkpoint.save(mngr, done, state, run_record(config, model.config.to_dict(), done))
                 tick = time.perf_counter()  # images/s counts training, not saving
             if eval_data is not None and ((t["eval_every"] and done % t["eval_every"] == 0)
                                           or done == t["steps"]):
@@ -292,11 +293,11 @@ def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
         config = json.load(fh)
     with open(os.path.join(out_dir, "model.json")) as fh:
         model_config = json.load(fh)
-    model = Model(model_config, None)
-    variables = abstract_variables(model_config, model.module)
+    model = Model(model_config, None)  # any format version, migrated
+    variables = abstract_variables(model.config, model.module)
     optimizer = make_optimizer(make_config(config)["train"])
     shapes = jax.eval_shape(lambda v: initial_state(v, optimizer), variables)
-    on_device = sharding.weights_sharding(None)
+    on_device = weights_sharding(None)
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=on_device),
                           shapes)
     mngr = checkpoint.manager(out_dir)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
@@ -47,23 +47,33 @@ class RefitResult:
 
 
 def nif_name(model: Model) -> str:
-    """The name of the model's Gaussian NIF submodule (its parameters' key)."""
-    if model.kind == "nif":
-        return "prior"
-    if model.kind == "deep_nif":
-        return "nif"
+    """The name of the model's Gaussian NIF layer (its parameters' key): the one noisy layer
+    with a closed-form refit (``blocks``) after only bijections."""
+    module = model.module
+    noisy = module.noisy_layers
+    if noisy and hasattr(module.layers[noisy[0]], "blocks"):
+        if len(noisy) > 1:
+            raise ValueError(f"refit_prior fits one Gaussian NIF on N(0, I) or under a flow; "
+                             f"this {model.kind!r} model has {len(noisy)} noisy layers")
+        return module.layer_names[noisy[0]]
     raise ValueError(f"refit_prior needs a NIF (kind nif or deep_nif); this is {model.kind!r}, "
                      "which has no Gaussian NIF layer")
+
+
+def has_latent_flow(model: Model) -> bool:
+    """Whether the model has a flow under its Gaussian NIF (a deep NIF's ``prior_flow``)."""
+    return "prior_flow" in model.module.layer_names
 
 
 def glow_latents_fn(model: Model):
     """A jitted (variables, uint8 batch, noise U in [0, 1)) -> the Glow latents of the
     dequantised batch y = (k + U) / 2^n_bits (the training objective's data)."""
     levels = quantize.num_levels(model.n_bits)
+    name = nif_name(model)
 
     def latents(variables, batch, noise):
         y = (batch.astype(jnp.float32) + noise) / levels
-        return model.module.apply(variables, y, method=lambda module, v: module.glow_latent(v)[0])
+        return model.module.apply(variables, y, name, method="inputs_of")[0]
     return jax.jit(latents)
 
 
@@ -117,7 +127,7 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
     images = check_images(images, model.image_shape, model.n_bits)
     if not np.issubdtype(images.dtype, np.integer):
         raise ValueError("refit_prior needs the integer (quantised) training images")
-    nif = getattr(model.module, name)
+    nif = model.module.layer(name)
     params = model.variables["params"]
     A, b, log_var = nif.block_parameters(params[name])
     latents = glow_latents(model, images, seed=seed, batch_size=batch_size,
@@ -166,8 +176,10 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
     import optax
     from tqdm.auto import tqdm
 
-    if model.kind != "deep_nif":
-        raise ValueError(f"refit_latent_flow needs a deep NIF; this is {model.kind!r}")
+    if not has_latent_flow(model):
+        raise ValueError(f"refit_latent_flow needs a deep NIF (a flow under its Gaussian NIF); "
+                         f"this is {model.kind!r}")
+    name = nif_name(model)
     images = check_images(images, model.image_shape, model.n_bits)
     latents = np.concatenate(list(glow_latents(model, images, seed=seed, batch_size=500,
                                                max_cache_bytes=max_cache_bytes,
@@ -178,9 +190,8 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
 
     def loss_fn(flow_params, u, key):
         variables = {**rest, "params": {**params, "prior_flow": flow_params}}
-        log_p = model.module.apply(
-            variables, u, method=lambda m, v: m.latent_log_prob(m.nif.sample_posterior(v)),
-            rngs={"posterior": key})
+        log_p = model.module.apply(variables, u, name, method="latent_log_prob",
+                                   rngs={"posterior": key})
         return -jnp.mean(log_p)
 
     @jax.jit
@@ -202,3 +213,47 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
             losses.append(float(loss))
     variables = {**model.variables, "params": {**params, "prior_flow": flow_params}}
     return FlowRefitResult(model.with_variables(variables), losses, steps)
+
+
+@dataclasses.dataclass
+class RefitReport:
+    model: Model                  # the refit model
+    record: Dict[str, Any]        # what a card / metrics.json says about the refit
+    heldout_after: Dict[str, Any]  # held-out bits/dim of the refit model (heldout_bits_per_dim)
+    prior_fit_after: Dict[str, Any]
+
+
+def refit_and_measure(model: Model, train_images, test_images, *,
+                      iterations: int = DEFAULT_ITERATIONS, tol: float = DEFAULT_TOL,
+                      flow_steps: int = 0, seed: int = 0, progress: bool = False) -> RefitReport:
+    """The closed-form refit of the Gaussian NIF on ``train_images`` (and for a deep NIF,
+    ``flow_steps`` Adam steps refitting its low-dimensional flow to the new layer), with the
+    held-out bits/dim and prior-fit diagnostics on ``test_images`` before and after (the
+    ``nif-zoo refit-prior`` command and ``nif-zoo publish``)."""
+    from nif_zoo.evaluate.likelihood import heldout_bits_per_dim
+    from nif_zoo.evaluate.prior_fit import describe, prior_fit
+
+    say = print if progress else (lambda *a, **k: None)
+    before = heldout_bits_per_dim(model, test_images, seed=0)
+    fit_before = prior_fit(model, test_images)
+    say(f"before: held-out bits/dim {before['bpd']:.4f}; {describe(fit_before)}", flush=True)
+    result = refit_prior(model, train_images, iterations=iterations, tol=tol, seed=seed,
+                         progress=progress)
+    refit, flow = result.model, None
+    if flow_steps and has_latent_flow(model):
+        flow = refit_latent_flow(refit, train_images, steps=flow_steps, seed=seed,
+                                 progress=progress)
+        refit = flow.model
+    after = heldout_bits_per_dim(refit, test_images, seed=0)
+    fit_after = prior_fit(refit, test_images)
+    record = {"images": result.images, "em_steps": result.history[-1].iteration,
+              "train_log_lik_before": result.initial_log_lik,
+              "train_log_lik_after": result.history[-1].mean_log_lik,
+              "test_bpd_before": before["bpd"], "test_bpd_after": after["bpd"],
+              "prior_fit_before": fit_before}
+    if flow is not None:
+        record.update(flow_steps=flow.steps,
+                      flow_loss_first=flow.losses[0], flow_loss_last=flow.losses[-1])
+    say(f"after {record['em_steps']} EM steps on {result.images} training images: held-out "
+        f"bits/dim {after['bpd']:.4f}; {describe(fit_after)}", flush=True)
+    return RefitReport(refit, record, after, fit_after)

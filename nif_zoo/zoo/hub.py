@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 from typing import List, Optional
 
-from nif_zoo.zoo import pretrained, registry
+from nif_zoo.models import pretrained
+from nif_zoo.zoo import registry
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -195,7 +196,7 @@ def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
 def push_to_hub(model, repo_id: str, *, private: bool = False, token=None,
                 revision: Optional[str] = None, commit_message: Optional[str] = None,
                 card: Optional[str] = None, metrics=None, training=None, api=None) -> str:
-    """Upload ``model`` as a pretrained folder (:func:`~nif_zoo.zoo.pretrained.save_pretrained`)
+    """Upload ``model`` as a pretrained folder (:func:`~nif_zoo.models.pretrained.save_pretrained`)
     to hub repo ``repo_id`` (created if missing); returns the commit URL."""
     import tempfile
 

@@ -3,9 +3,10 @@
 Every YAML file in ``nif_zoo/configs/`` with a ``zoo`` section is a model of the zoo; its
 file name is the model's name. Names follow ``{kind}{M}-{data}{H}``:
 
-* kind: ``nf`` (Glow with a N(0, I) prior), ``nif{M}`` (the same Glow with a closed-form
-  Gaussian NIF prior of latent size M), ``deepnif{M}`` (low-dimensional MLP flow ->
-  Gaussian NIF -> Glow);
+* kind: the architecture table's tag (:mod:`nif_zoo.models.architectures`) and M: ``nf``
+  (Glow with a N(0, I) prior), ``nif{M}`` (the same Glow with a closed-form Gaussian NIF
+  prior of latent size M), ``deepnif{M}`` (low-dimensional MLP flow -> Gaussian NIF ->
+  Glow), ``prognif{M}`` (progressive: latent image -> Glow -> x2 upsampling NIF -> ...);
 * data: ``mnist``, ``fmnist`` (Fashion-MNIST), ``cifar`` (CIFAR-10), ``celeba``, ``lfw``
   (the 100 LFW faces of scikit-image);
 * H: the (square) training resolution;
@@ -26,15 +27,21 @@ import dataclasses
 import difflib
 import fnmatch
 import functools
+import math
 import os
 import re
 import warnings
 from typing import Any, Dict, List, Optional
 
+from nif_zoo.models.architectures import TABLE
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "configs")
+TAGS = {a.tag: a.kind for a in TABLE.values()}  # name prefix -> kind
 NAME_PATTERN = re.compile(
-    r"^(nf|nif\d+|deepnif\d+)-(mnist|fmnist|cifar|celeba|lfw)(\d+)(?:-(\d)bit)?$")
+    r"^(" + "|".join(tag + (r"\d+" if TABLE[kind].noise_model else "")  # an NF's M is H W C
+                     for tag, kind in sorted(TAGS.items(), key=lambda t: -len(t[0])))
+    + r")-(mnist|fmnist|cifar|celeba|lfw)(\d+)(?:-(\d)bit)?$")
 ALIASES = {  # replaced name -> its successor (the 8-bit paper-scale recipes -> the authors' setting)
     **{f"{k}-fmnist32": f"{k}-fmnist28-3bit" for k in ("nf", "nif64", "nif128")},
     **{f"{k}-cifar32": f"{k}-cifar32-3bit" for k in ("nf", "nif64", "nif128")},
@@ -56,7 +63,7 @@ class UnknownModelError(KeyError):
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
     """One model of the zoo: its name and its training config (sections model, data,
-    train, zoo; see :mod:`nif_zoo.train.config`)."""
+    train, zoo; see :mod:`nif_zoo.recipe`)."""
 
     name: str
     config: Dict[str, Any]
@@ -88,13 +95,21 @@ class ModelEntry:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.config["model"].get("latent_dim") or
-                   self.image_shape[0] * self.image_shape[1] * self.image_shape[2])
+        return latent_dim_of(self.config["model"], self.config["data"])
 
     @property
     def train_command(self) -> str:
         rel = os.path.relpath(self.config_path, os.path.dirname(os.path.dirname(CONFIG_DIR)))
         return f"nif-zoo train --config {rel} --out runs/{self.name}"
+
+
+def latent_dim_of(model: Dict[str, Any], data: Dict[str, Any]) -> int:
+    """M of a config's model section: latent_dim, prod(latent_shape), or H W C (an NF)."""
+    if model.get("latent_dim"):
+        return int(model["latent_dim"])
+    if model.get("latent_shape"):
+        return int(math.prod(model["latent_shape"]))
+    return int(math.prod(data["image_shape"]))
 
 
 def check_entry(name: str, config: Dict[str, Any]) -> None:
@@ -105,12 +120,12 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
                          f"(e.g. nif64-mnist32); see nif_zoo.zoo.registry")
     kind_tag, data_tag, height, bits = match.groups()
     model, data = config["model"], config["data"]
-    kind = {"nf": "nf", "ni": "nif", "de": "deep_nif"}[kind_tag[:2]]
+    kind = TAGS[kind_tag.rstrip("0123456789")]
     problems = []
     if model.get("kind") != kind:
         problems.append(f"model.kind is {model.get('kind')!r}, the name says {kind!r}")
-    if kind != "nf" and str(model.get("latent_dim")) != re.sub(r"\D", "", kind_tag):
-        problems.append(f"model.latent_dim is {model.get('latent_dim')}, the name says "
+    if re.search(r"\d", kind_tag) and str(latent_dim_of(model, data)) != re.sub(r"\D", "", kind_tag):
+        problems.append(f"model.latent_dim is {latent_dim_of(model, data)}, the name says "
                         f"{re.sub(r'[^0-9]', '', kind_tag)}")
     if data.get("dataset") != DATA_TAGS[data_tag]:
         problems.append(f"data.dataset is {data.get('dataset')!r}, the name says "
@@ -129,7 +144,7 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
 def _entries(config_dir: str) -> Dict[str, ModelEntry]:
     import yaml
 
-    from nif_zoo.train.config import make_config
+    from nif_zoo.recipe import make_config
 
     entries = {}
     for filename in sorted(os.listdir(config_dir)):

@@ -9,7 +9,7 @@ from PIL import Image
 
 import nif_zoo
 from nif_zoo.evaluate import compare, fid, plots
-from nif_zoo.evaluate.report import run_comparison, shared_data_config
+from nif_zoo.comparison import run_comparison, shared_data_config
 
 
 @pytest.fixture

@@ -29,18 +29,20 @@ def models():
     return {
         "nf": nif_zoo.create_model("nf", init_images=init, **SIZES),
         "nif": nif_zoo.create_model("nif", latent_dim=8, init_images=init, **SIZES),
-        "nif_upsample": nif_zoo.create_model("nif", latent_dim=8, prior="upsample",
+        "nif_upsample": nif_zoo.create_model("nif", latent_dim=8, nif_form="upsample",
                                              init_images=init, **SIZES),
         "deep_nif": nif_zoo.create_model("deep_nif", latent_dim=8, prior_layers=2,
                                          prior_hidden=16, init_images=init, **SIZES),
-        "deep_nif_upsample": nif_zoo.create_model("deep_nif", latent_dim=8, nif="upsample",
+        "deep_nif_upsample": nif_zoo.create_model("deep_nif", latent_dim=8, nif_form="upsample",
                                                   prior_layers=2, prior_hidden=16,
                                                   init_images=init, **SIZES),
     }
 
 
 def glow_latent(model, y):
-    return model.module.apply(model.variables, y - 0.5, method=lambda m, v: m.glow(v))
+    """The Glow's output and the log-dets up to it (the layers before the Glow's successor)."""
+    i = model.module.index("glow")
+    return model.module.apply(model.variables, y, 0, i + 1, method="forward_range")
 
 
 def test_nf_and_nif_start_from_the_same_glow(models):
@@ -185,10 +187,10 @@ def test_bad_input_raises_a_clear_value_error(models, case, name):
     (dict(kind="nf", latent_dim=8), "NF's latent is all"),
     (dict(kind="nif", latent_dim=8, colour=True), "unknown options"),
     (dict(kind="nif", latent_dim=8, levels=4), "divisible by 2\\^levels"),
-    (dict(kind="nif", latent_dim=7, prior="upsample", image_shape=(24, 24, 1)),
+    (dict(kind="nif", latent_dim=7, nif_form="upsample", image_shape=(24, 24, 1)),
      "no upsampling factor"),
-    (dict(kind="nif", latent_dim=8, prior="upsample", upsample_factor=2), "does not fit"),
-    (dict(kind="nif", latent_dim=8, prior="sparse"), "prior must be one of"),
+    (dict(kind="nif", latent_dim=8, nif_form="upsample", upsample_factor=2), "does not fit"),
+    (dict(kind="nif", latent_dim=8, nif_form="sparse"), "nif_form must be one of"),
     (dict(kind="nif", latent_dim=8, n_bits=9), "n_bits"),
 ])
 def test_create_model_rejects_bad_configs(kwargs, match):

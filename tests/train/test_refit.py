@@ -31,14 +31,15 @@ def prior_log_lik(model, images, seed=0):
     prior module (independent of the refit's block layout)."""
     noise = per_image_noise(jax.random.key(seed), 0, len(images), images.shape[1:])
     latents = glow_latents_fn(model)(model.variables, jnp.asarray(images), noise)
-    lp = model.module.apply(model.variables, latents,
-                            method=lambda m, v: m.prior.log_prob(v))
+    prior = model.module.layer("prior")
+    lp = prior.apply({"params": model.variables["params"]["prior"]}, latents,
+                     method="log_marginal")
     return float(jnp.mean(lp))
 
 
 @pytest.mark.parametrize("form", ["dense", "upsample"])
 def test_refit_maximises_the_prior_likelihood_in_the_models_own_terms(form):
-    model = nif_zoo.create_model("nif", latent_dim=4, prior=form, **KW)
+    model = nif_zoo.create_model("nif", latent_dim=4, nif_form=form, **KW)
     images = structured_images()
     before = {k: np.asarray(v) for k, v in model.variables["params"]["prior"].items()}
     result = refit_prior(model, images, iterations=30, tol=-np.inf, batch_size=40)

@@ -11,9 +11,10 @@ import pytest
 
 import nif_zoo
 from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
-from nif_zoo.models.factory import make_config
-from nif_zoo.train.config import make_config as make_train_config
-from nif_zoo.zoo import hub, pretrained, registry
+from nif_zoo.models.factory import model_config as make_config
+from nif_zoo.recipe import make_config as make_train_config
+from nif_zoo.models import pretrained
+from nif_zoo.zoo import hub, registry
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLED = nif_zoo.list_models(pretrained_only=True)

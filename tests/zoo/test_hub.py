@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from nif_zoo.zoo import pretrained
+from nif_zoo.models import pretrained
 
 pytestmark = pytest.mark.slow
 

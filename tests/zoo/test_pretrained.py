@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import nif_zoo
-from nif_zoo.zoo import pretrained
-from nif_zoo.zoo.pretrained import IntegrityError
+from nif_zoo.models import pretrained
+from nif_zoo.models.pretrained import IntegrityError
 
 
 def weight_file(folder):
@@ -108,7 +108,7 @@ def test_push_to_hub_uploads_a_verified_folder(tiny_models, tmp_path):
             shutil.copytree(folder_path, tmp_path / "uploaded")
             return "http://hub/commit/1"
 
-    url = tiny_models["nif"].push_to_hub("me/tiny", api=FakeApi(), private=True)
+    url = nif_zoo.push_to_hub(tiny_models["nif"], "me/tiny", api=FakeApi(), private=True)
     assert url == "http://hub/commit/1"
     assert calls["create"] == ("me/tiny", True, True) and calls["upload"][0] == "me/tiny"
     pretrained.verify(str(tmp_path / "uploaded"))

@@ -4,8 +4,9 @@ import os
 import pytest
 
 import nif_zoo
-from nif_zoo.models.factory import make_config
-from nif_zoo.zoo import cards, hub, publish, registry
+from nif_zoo.models.factory import model_config as make_config
+from nif_zoo import publish
+from nif_zoo.zoo import cards, hub, registry
 from nif_zoo.zoo.registry import UnknownModelError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,0 +1,136 @@
+"""One command for the comparison of zoo models trained on the same data: bits/dim, FID at
+s = 1 and at the tuned s, the figures, and (optionally) the numbers into the models' cards.
+
+    nif-zoo compare nf-mnist32 nif32-mnist32 nif64-mnist32 deepnif64-mnist32 --out docs/results
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Dict, Optional, Sequence
+
+from nif_zoo.evaluate import compare
+from nif_zoo.evaluate.likelihood import evaluation_data
+
+
+def shared_data_config(names: Sequence[str]) -> Dict:
+    """The data section the models were trained on; they must agree."""
+    from nif_zoo.zoo import registry
+
+    configs = {}
+    for name in names:
+        d = registry.get_entry(name).config["data"]
+        configs[name] = {k: d.get(k) for k in ("dataset", "image_shape", "n_bits", "fit",
+                                               "data_dir")}
+    first = next(iter(configs.values()))
+    different = [n for n, c in configs.items() if c != first]
+    if different:
+        raise ValueError(f"models trained on different data cannot share FID references: "
+                         f"{names[0]} vs {different}")
+    return first
+
+
+def model_bpd(name: str, model) -> Dict:
+    """The held-out bits/dim the model's card reports (measured by nif-zoo publish)."""
+    from nif_zoo.models import pretrained
+    from nif_zoo.zoo import hub
+
+    folder = hub.bundled_folder(name)
+    metrics = pretrained.read_json(folder, pretrained.METRICS, {}) if folder else {}
+    if metrics.get("test_bpd") is None:
+        raise ValueError(f"{name} has no measured bits/dim (publish it first)")
+    return {"bpd": metrics["test_bpd"], "bound": metrics["bound"], "images": metrics["images"],
+            "prior_fit": metrics.get("prior_fit")}
+
+
+def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 1000,
+                   s_values: Sequence[float] = compare.PAPER_S_GRID, temperature: float = 1.0,
+                   train_limit: int = 2000, test_limit: int = 2000, seed: int = 0,
+                   features: Optional[Callable] = None, plots: bool = True,
+                   update_cards: bool = False, progress: bool = True) -> Dict:
+    """Evaluate ``names`` (zoo models on the same data); write comparison.md/.json and the
+    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards."""
+    import nif_zoo
+    from nif_zoo.evaluate import fid as fid_lib
+
+    names = list(names)
+    data = shared_data_config(names)
+    features = features or fid_lib.InceptionFeatures()
+    say = print if progress else (lambda *a, **k: None)
+    say(f"reference statistics: {train_limit} train and {test_limit} test images ...")
+    train_ref = fid_lib.reference_statistics(data, "train", train_limit, features)
+    test_ref = fid_lib.reference_statistics(data, "test", test_limit, features)
+    models = {name: nif_zoo.load(name) for name in names}
+    test = evaluation_data(data, "test", test_limit)
+    rows = []
+    for name, model in models.items():
+        say(f"{name}: FID sweep over s ({num_samples} samples each) ...")
+        tune = compare.tune_s(model, train_ref, test_ref, features, s_values,
+                              num_samples=num_samples, temperature=temperature, seed=seed,
+                              progress=progress)
+        knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
+               if test.labels is not None else None)
+        rows.append({"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
+                     **model_bpd(name, model), "tune": tune, "knn": knn})
+        say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
+            f"{tune['test_fid_s1']:.2f} at s = 1")
+    settings = {"num_samples": num_samples, "temperature": temperature, "seed": seed,
+                "s_values": [float(s) for s in s_values],
+                "train_reference_images": train_ref["n"], "test_reference_images": test_ref["n"]}
+    os.makedirs(out_dir, exist_ok=True)
+    table = compare.comparison_markdown(rows, settings)
+    claims = compare.claims_markdown(rows)
+    summary = compare.summarise(rows)
+    with open(os.path.join(out_dir, "comparison.md"), "w") as fh:
+        fh.write(table + ("\n\n" + claims if claims else "")
+                 + ("\n\n" + summary if summary else "") + "\n")
+    with open(os.path.join(out_dir, "comparison.json"), "w") as fh:
+        json.dump({"settings": settings, "rows": rows}, fh, indent=2)
+    if plots:
+        write_plots(models, rows, out_dir, data, test_limit, seed)
+    if update_cards:
+        from nif_zoo.publish import update_metrics, update_readme
+
+        command = compare_command(names, settings)
+        for row in rows:
+            update_metrics(row["name"], {"fid": compare.card_fid_entries(row["tune"]),
+                                         "fid_command": command})
+        update_readme()
+    say(table)
+    if claims:
+        say(claims)
+    if summary:
+        say(summary)
+    return {"settings": settings, "rows": rows, "table": table, "claims": claims,
+            "summary": summary}
+
+
+def compare_command(names, settings) -> str:
+    """The ``nif-zoo compare`` command line that measures these settings."""
+    grid = ",".join(f"{v:g}" for v in settings["s_values"])
+    return (f"nif-zoo compare {' '.join(names)} --num-samples {settings['num_samples']} "
+            f"--s-grid {grid} --temperature {settings['temperature']:g} "
+            f"--train-ref {settings['train_reference_images']} "
+            f"--test-ref {settings['test_reference_images']} --seed {settings['seed']}")
+
+
+def write_plots(models: Dict, rows, out_dir: str, data: Dict, test_limit: int, seed: int):
+    from nif_zoo.evaluate import plots
+
+    plots.plot_fid_vs_s({r["name"]: r["tune"]["sweep"] for r in rows},
+                        os.path.join(out_dir, "fid_vs_s.png"),
+                        title=f"FID vs s ({data['dataset']})",
+                        baselines=[r["name"] for r in rows if compare.is_baseline(r)])
+    plots.temperature_grid(models, os.path.join(out_dir, "temperature_grid.png"), seed=seed)
+    nifs = [r for r in rows if not compare.is_baseline(r)]
+    if nifs:
+        best = min(nifs, key=lambda r: r["tune"]["test_fid_best_s"])["name"]
+        plots.s_grid(models[best], os.path.join(out_dir, "s_grid.png"), seed=seed, name=best)
+    test = evaluation_data(data, "test", test_limit)
+    if test.labels is not None:
+        embeddings = {name: (model.embed(test.images), test.labels)
+                      for name, model in models.items()}
+        try:
+            plots.embedding_umap(embeddings, os.path.join(out_dir, "umap.png"), seed=seed)
+        except ImportError as err:
+            print(f"skipped the UMAP plot: {err}")

@@ -1,0 +1,217 @@
+"""Turn a finished training run into a published zoo model: measure it, render its card,
+write ``checkpoints/NAME`` (a pretrained folder) and ``model_cards/NAME.md``.
+
+    nif-zoo train --config nif_zoo/configs/NAME.yaml --out runs/NAME
+    nif-zoo publish runs/NAME --name NAME
+
+Recipe cards (no weights) are rendered by ``nif-zoo cards``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from typing import Any, Dict, Optional
+
+from nif_zoo.evaluate.prior_fit import prior_fit
+from nif_zoo.recipe import make_config as make_train_config
+from nif_zoo.models import pretrained
+from nif_zoo.zoo import cards, registry
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def hardware() -> str:
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"{os.cpu_count()} CPU cores ({platform.machine()})"
+    return f"{jax.device_count()} x {device.device_kind}"
+
+
+def eval_command(name: str, split: str, limit: Optional[int]) -> str:
+    return (f"nif-zoo eval {name} --split {split}"
+            + (f" --limit {limit}" if limit else "") + " --seed 0")
+
+
+def run_metrics(run_dir: str) -> Dict[str, Any]:
+    """Steps, wall time and the held-out curve of a training run, from its metrics.jsonl."""
+    steps, seconds, curve = 0, None, []
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        for line in fh:
+            if line.strip():
+                record = json.loads(line)
+                steps = max(steps, record["step"])
+                seconds = record.get("train_seconds", seconds)
+                if "eval_bpd" in record:
+                    curve.append([record["step"], round(record["eval_bpd"], 4)])
+    return {"train_steps": steps, "train_seconds": seconds, "eval_curve": curve}
+
+
+def diagnostics_command(name: str, split: str, limit: Optional[int]) -> str:
+    return eval_command(name, split, limit) + " --diagnostics"
+
+
+def card_for(entry: registry.ModelEntry, model_config, metrics) -> str:
+    return cards.render_card(entry.name, model_config, training=entry.config, metrics=metrics,
+                             train_command=entry.train_command)
+
+
+def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
+            cards_root: Optional[str] = None, progress: bool = True) -> str:
+    """Measure the run's final model on its test split (the config's ``eval_limit``
+    images), then write the pretrained folder and the card. Returns the folder."""
+    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.train import load_trained
+    from nif_zoo.train.refit import refit_and_measure
+
+    entry = registry.get_entry(name)
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        # merged over today's defaults: a run written before a setting existed had its default
+        run_config = make_train_config(json.load(fh))
+    for section in ("model", "data", "train"):
+        if run_config[section] != entry.config[section]:
+            raise ValueError(f"{run_dir} was not trained with nif_zoo/configs/{name}.yaml "
+                             f"(its {section} section differs); retrain with: "
+                             f"{entry.train_command}")
+    model = load_trained(run_dir)
+    data = entry.config["data"]
+    split, limit = data["eval_split"] or "test", data["eval_limit"]
+    test = evaluation_data(data, split, limit)
+    refit = None
+    zoo = entry.config["zoo"]
+    if zoo.get("refit_iterations"):
+        if progress:
+            print(f"{name}: refitting the prior on the training split ...", flush=True)
+        train = evaluation_data(data, "train", data.get("limit"))
+        refit = refit_and_measure(model, train.images, test.images,
+                                  iterations=zoo["refit_iterations"],
+                                  flow_steps=zoo.get("refit_flow_steps", 0), progress=progress)
+        model, measured, diagnostics = refit.model, refit.heldout_after, refit.prior_fit_after
+    else:
+        if progress:
+            print(f"{name}: measuring {split} bits/dim on {len(test)} images ...", flush=True)
+        measured = heldout_bits_per_dim(model, test.images, seed=0)
+        diagnostics = prior_fit(model, test.images)
+    metrics = {
+        "test_bpd": measured["bpd"], "test_bpd_sem": measured["bpd_sem"],
+        "images": measured["images"], "split": split, "bound": measured["bound"],
+        "dequantisation": measured["dequantisation"],
+        "command": eval_command(name, split, limit if len(test) == limit else None),
+        "num_params": model.num_params, "train_hardware": hardware(),
+        **run_metrics(run_dir), "prior_fit": diagnostics,
+        "prior_fit_command": diagnostics_command(name, split, limit if len(test) == limit else None),
+    }
+    if refit is not None:
+        metrics["refit"] = refit.record
+    card = card_for(entry, model.config, metrics)
+    checkpoints_root = checkpoints_root or os.path.join(REPO_ROOT, "checkpoints")
+    cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
+    folder = pretrained.save_pretrained(model, os.path.join(checkpoints_root, name), card=card,
+                                        metrics=metrics, training=entry.config)
+    os.makedirs(cards_root, exist_ok=True)
+    with open(os.path.join(cards_root, f"{name}.md"), "w") as fh:
+        fh.write(card)
+    if progress:
+        print(f"{name}: {split} bits/dim {metrics['test_bpd']:.4f} ({metrics['bound']}); "
+              f"wrote {folder} and {cards_root}/{name}.md")
+    return folder
+
+
+def expected_card(name: str) -> str:
+    """What ``model_cards/NAME.md`` must say: the bundled folder's README, or the rendered
+    recipe card."""
+    from nif_zoo.zoo.hub import bundled_folder
+
+    entry = registry.get_entry(name)
+    folder = bundled_folder(name)
+    if entry.status == "bundled" and folder is not None:
+        with open(os.path.join(folder, pretrained.CARD)) as fh:
+            return fh.read()
+    from nif_zoo.models.factory import model_config as make_model_config
+
+    data = entry.config["data"]
+    model_config = make_model_config(image_shape=data["image_shape"], n_bits=data["n_bits"],
+                                     seed=entry.config["train"]["seed"], **entry.config["model"])
+    return card_for(entry, model_config, None)
+
+
+def write_cards(cards_root: Optional[str] = None) -> list:
+    """Write ``model_cards/NAME.md`` for every registered model; returns the paths."""
+    cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
+    os.makedirs(cards_root, exist_ok=True)
+    paths = []
+    for name in registry.list_models():
+        path = os.path.join(cards_root, f"{name}.md")
+        with open(path, "w") as fh:
+            fh.write(expected_card(name))
+        paths.append(path)
+    return paths
+
+
+TABLE_START, TABLE_END = "<!-- bundled-models:start -->", "<!-- bundled-models:end -->"
+
+
+def bundled_table() -> str:
+    """Markdown table of the bundled models and what their cards measured."""
+    from nif_zoo.zoo.hub import bundled_folder
+
+    rows = ["| model | kind | M | data | params | trained | test bits/dim | test FID | t, s |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name in registry.list_models(pretrained_only=True):
+        entry = registry.get_entry(name)
+        folder = bundled_folder(name)
+        m = pretrained.read_json(folder, pretrained.METRICS, {}) if folder else {}
+        zoo = entry.config["zoo"]
+        shape = "x".join(map(str, entry.image_shape))
+        bpd = (f"{m['test_bpd']:.3f} ({m['images']} imgs, {m['bound']})"
+               if m.get("test_bpd") is not None else "not published")
+        trained = (f"{m['train_steps']} steps, {m['train_seconds'] / 60:.0f} min"
+                   if m.get("train_seconds") else "")
+        fids = m.get("fid") or {}
+        fid = "; ".join(f"{v:.1f} ({k.split(',')[1].strip()})" for k, v in sorted(fids.items()))
+        rows.append(f"| [{name}](model_cards/{name}.md) | {entry.kind} | {entry.latent_dim} | "
+                    f"{entry.dataset} {shape}, {entry.config['data']['n_bits']} bit | "
+                    f"{m.get('num_params', 0):,} | {trained} | {bpd} | {fid or '-'} | "
+                    f"{zoo['temperature']}, {zoo['s']} |")
+    return "\n".join(rows)
+
+
+def update_readme(path: Optional[str] = None) -> bool:
+    """Replace the bundled-models table between the README's markers; True if changed."""
+    path = path or os.path.join(REPO_ROOT, "README.md")
+    with open(path) as fh:
+        text = fh.read()
+    if TABLE_START not in text or TABLE_END not in text:
+        return False
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    new = f"{head}{TABLE_START}\n{bundled_table()}\n{TABLE_END}{tail}"
+    if new != text:
+        with open(path, "w") as fh:
+            fh.write(new)
+    return new != text
+
+
+def update_metrics(name: str, extra: Dict[str, Any], *, cards_root: Optional[str] = None) -> str:
+    """Add measured numbers (e.g. FIDs) to a bundled model's metrics.json, re-render its
+    card (checkpoint README and model_cards/NAME.md) and its SHA256SUMS; weights untouched."""
+    from nif_zoo.zoo.hub import bundled_folder
+
+    entry = registry.get_entry(name)
+    folder = bundled_folder(name)
+    if folder is None:
+        raise ValueError(f"{name} has no bundled checkpoint to update")
+    metrics = {**pretrained.read_json(folder, pretrained.METRICS, {}), **extra}
+    config = pretrained.read_json(folder, pretrained.CONFIG)
+    card = card_for(entry, config, metrics)
+    pretrained.verify(folder)
+    pretrained.write_json(os.path.join(folder, pretrained.METRICS), metrics)
+    with open(os.path.join(folder, pretrained.CARD), "w") as fh:
+        fh.write(card)
+    pretrained.write_manifest(folder)
+    cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
+    with open(os.path.join(cards_root, f"{name}.md"), "w") as fh:
+        fh.write(card)
+    return folder

@@ -1,0 +1,106 @@
+"""The recipe of a training run and of a zoo model (one format, read by training, the registry
+and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and ``zoo``.
+
+    model: the arguments of nif_zoo.create_model (kind, levels, steps, width, latent_dim,
+           prior, ...); image_shape and n_bits come from ``data``.
+    data:  dataset, image_shape, n_bits, data_dir, fit, flip, limit, eval_split, eval_limit,
+           split_scheme, split_seed (how a folder without split subfolders is split)
+    train: batch_size, steps, learning_rate, warmup_steps, lr_schedule ("constant" after
+           the warmup, or "cosine": decayed to 0 at ``steps``), clip_norm, seed,
+           checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints,
+           init_images (ActNorm's data-dependent initialisation sees this many training
+           images, the first of the first epoch's order; 0: the first batch),
+           refit_every (a NIF: every this many steps, and so at the last step when it is
+           a multiple, refit the Gaussian layer in closed form on the whole training split
+           with up to refit_iterations EM steps, :mod:`nif_zoo.train.refit`; 0: never)
+    zoo:   (optional, the model zoo's entry; training ignores it) status (bundled or
+           recipe), hub_repo, summary, temperature, s (recommended sampling values),
+           limitations (for the model card), refit_iterations (> 0: ``nif-zoo publish``
+           refits a NIF's Gaussian layer in closed form on the training split, up to this
+           many EM steps, before measuring; see :mod:`nif_zoo.train.refit`),
+           refit_flow_steps (a deep NIF: then this many Adam steps refit its flow)
+
+Defaults (the authors' optimiser: Adam, lr 1e-4, linear warmup, batch 32) are in
+``DEFAULTS``; ``seed`` sets the model init, the data order and the dequantisation noise,
+so an NF and a NIF run with the same seed see the same batches and start from the same
+Glow.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any, Dict
+
+from nif_zoo.models.architectures import KINDS, architecture
+
+LR_SCHEDULES = ("constant", "cosine")
+
+DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "model": {"kind": "nif", "levels": 3, "steps": 4, "width": 64, "latent_dim": 64},
+    "data": {"dataset": "mnist", "image_shape": [32, 32, 1], "n_bits": 8, "data_dir": None,
+             "fit": None, "flip": False, "limit": None, "eval_split": "test",
+             "eval_limit": 1000, "split_scheme": "every_20th", "split_seed": 0},
+    "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
+              "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
+              "refit_every": 0, "refit_iterations": 20, "init_images": 0,
+              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
+    "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
+            "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0},
+}
+
+
+def merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+    out = copy.deepcopy(base)
+    for section, values in (override or {}).items():
+        if section not in DEFAULTS:
+            raise ValueError(f"unknown config section {section!r}; sections: {list(DEFAULTS)}")
+        if not isinstance(values, dict):
+            raise ValueError(f"config section {section!r} must be a mapping")
+        if section != "model":  # model options are checked by create_model
+            unknown = sorted(set(values) - set(DEFAULTS[section]))
+            if unknown:
+                raise ValueError(f"unknown {section} keys {unknown}; known: {sorted(DEFAULTS[section])}")
+        out[section].update(values)
+    return out
+
+
+def load_config(path: str) -> Dict[str, Any]:
+    """Read a JSON or YAML config file (the sections above) merged over ``DEFAULTS``."""
+    with open(path) as fh:
+        text = fh.read()
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        raw = yaml.safe_load(text)
+    else:
+        raw = json.loads(text)
+    return make_config(raw)
+
+
+def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
+    config = merge(DEFAULTS, raw or {})
+    if (config["model"].get("kind") in KINDS
+            and not architecture(config["model"]["kind"]).takes_latent_dim
+            and "latent_dim" not in (raw or {}).get("model", {})):
+        config["model"].pop("latent_dim", None)  # the default M is a NIF's; an NF has none
+    t = config["train"]
+    for key in ("batch_size", "steps", "log_every"):
+        if not isinstance(t[key], int) or t[key] < 1:
+            raise ValueError(f"train.{key} must be a positive integer; got {t[key]!r}")
+    for key in ("warmup_steps", "checkpoint_every", "eval_every", "max_nonfinite",
+                "refit_every", "refit_iterations", "init_images"):
+        if not isinstance(t[key], int) or t[key] < 0:
+            raise ValueError(f"train.{key} must be a non-negative integer; got {t[key]!r}")
+    if t["lr_schedule"] not in LR_SCHEDULES:
+        raise ValueError(f"train.lr_schedule must be one of {LR_SCHEDULES}; got {t['lr_schedule']!r}")
+    if not t["learning_rate"] > 0 or not t["clip_norm"] > 0:
+        raise ValueError("train.learning_rate and train.clip_norm must be > 0")
+    return config
+
+
+def save_config(config: Dict[str, Any], path: str):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as fh:
+        json.dump(config, fh, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)

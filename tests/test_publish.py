@@ -1,0 +1,73 @@
+"""``nif-zoo publish``: a finished run -> a pretrained folder and its card, with the closed-form
+prior refit when the registry entry asks for it (its numbers are the refit model's)."""
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import nif_zoo
+from nif_zoo import publish
+from nif_zoo.models import pretrained
+from nif_zoo.train import train
+from nif_zoo.zoo import registry
+
+CONFIG = {
+    "model": {"kind": "nif", "levels": 1, "steps": 1, "width": 8, "latent_dim": 4},
+    "data": {"dataset": "lfw_faces", "image_shape": [8, 8, 1], "n_bits": 5, "fit": "resize",
+             "eval_split": "test", "eval_limit": 10},
+    "train": {"batch_size": 10, "steps": 4, "learning_rate": 1e-3, "warmup_steps": 2,
+              "seed": 0, "checkpoint_every": 2, "eval_every": 4},
+    "zoo": {"status": "bundled", "hub_repo": "me/nif4-lfw8", "summary": "a test model",
+            "temperature": 0.7, "s": 0.0, "refit_iterations": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def zoo_with_a_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    configs = root / "configs"
+    configs.mkdir()
+    (configs / "nif4-lfw8.yaml").write_text(yaml.safe_dump(CONFIG))
+    run = root / "runs" / "nif4-lfw8"
+    train({k: v for k, v in CONFIG.items() if k != "zoo"}, str(run), progress=False)
+    return root, str(configs), str(run)
+
+
+def test_publish_refits_and_reports_the_refit_model(zoo_with_a_run, monkeypatch):
+    root, configs, run = zoo_with_a_run
+    monkeypatch.setattr(registry, "CONFIG_DIR", configs)
+    folder = publish.publish(run, "nif4-lfw8", checkpoints_root=str(root / "checkpoints"),
+                             cards_root=str(root / "cards"), progress=False)
+    metrics = pretrained.read_json(folder, pretrained.METRICS)
+    refit = metrics["refit"]
+    assert refit["em_steps"] <= 3 and refit["images"] == 90
+    assert refit["train_log_lik_after"] >= refit["train_log_lik_before"]
+    # the card's number is the refit model's, measured once, the way nif-zoo eval measures it
+    assert metrics["test_bpd"] == refit["test_bpd_after"]
+    model = nif_zoo.load(folder)
+    test = registry.get_entry("nif4-lfw8")
+    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+
+    images = evaluation_data(test.config["data"], "test", 10).images
+    assert heldout_bits_per_dim(model, images, seed=0)["bpd"] == pytest.approx(
+        metrics["test_bpd"], rel=1e-6)
+    # the last training evaluation is the "before" number (same images, noise, bound)
+    assert metrics["eval_curve"][-1][1] == pytest.approx(refit["test_bpd_before"], abs=1e-4)
+    card = (root / "cards" / "nif4-lfw8.md").read_text()
+    assert "refit" in card and f"{metrics['test_bpd']:.3f}" in card
+    # the parameters changed: b is the mean Glow latent now
+    trained = nif_zoo.train.load_trained(run)
+    assert not np.allclose(model.variables["params"]["prior"]["b"],
+                           trained.variables["params"]["prior"]["b"])
+
+
+def test_publish_refuses_a_run_of_another_config(zoo_with_a_run, monkeypatch, tmp_path):
+    root, configs, run = zoo_with_a_run
+    other = dict(CONFIG, train=dict(CONFIG["train"], steps=5))
+    (tmp_path / "nif4-lfw8.yaml").write_text(yaml.safe_dump(other))
+    monkeypatch.setattr(registry, "CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="its train section differs"):
+        publish.publish(run, "nif4-lfw8", checkpoints_root=str(tmp_path / "c"),
+                        cards_root=str(tmp_path / "m"), progress=False)
+    assert json.loads((root / "runs" / "nif4-lfw8" / "config.json").read_text())
