@@ -5,8 +5,9 @@ from nif_zoo.flows.conv1x1 import InvertibleConv1x1
 from nif_zoo.flows.coupling import AffineCoupling
 from nif_zoo.flows.glow import FlowStep, FlowSteps, Glow, chain
 from nif_zoo.flows.reshape import Squeeze, depth_to_space, space_to_depth
+from nif_zoo.flows.shuffle import ChannelShuffle
 
 __all__ = [
-    "ActNorm", "AffineCoupling", "Bijection", "FlowStep", "FlowSteps", "Glow",
+    "ActNorm", "AffineCoupling", "Bijection", "ChannelShuffle", "FlowStep", "FlowSteps", "Glow",
     "InvertibleConv1x1", "Squeeze", "chain", "depth_to_space", "space_to_depth",
 ]

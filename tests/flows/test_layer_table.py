@@ -21,6 +21,7 @@ from nif_zoo.flows.base import Reshape
 from nif_zoo.flows.center import Center
 from nif_zoo.flows.logit import Logit
 from nif_zoo.flows.mlp_flow import MLPCoupling, MLPFlow, Reverse
+from nif_zoo.flows.shuffle import ChannelShuffle
 from nif_zoo.nif.layers import DenseNIF, UpsampleNIF
 from nif_zoo.nif.stochastic_coupling import StochasticCoupling
 
@@ -45,6 +46,7 @@ CASES = {
     "logit_no_squeeze": (lambda: Logit(0.0), (3, 5)),
     "center": (lambda: Center(), (2, 3, 3, 1)),
     "reshape": (lambda: Reshape((2, 2, 3), (12,)), (3, 2, 2, 3)),
+    "channel_shuffle": (lambda: ChannelShuffle(), (2, 3, 3, 5)),
 }
 UNIT_INTERVAL = {"logit", "logit_no_squeeze"}  # layers defined on (0, 1): data squashed there
 
