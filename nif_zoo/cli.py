@@ -311,9 +311,11 @@ TRAIN_FLAGS = [
 
 
 def train_config_from_args(args):
-    from nif_zoo.recipe import DEFAULTS, load_config
+    """The run's raw config: the --config file (merged over the defaults) or nothing, with
+    the flags on top; training merges the defaults of the kind (its M, its levels)."""
+    from nif_zoo.recipe import load_config
 
-    config = load_config(args.config) if args.config else {k: dict(v) for k, v in DEFAULTS.items()}
+    config = load_config(args.config) if args.config else {"model": {}, "data": {}, "train": {}}
     for _, section, key, _, _ in TRAIN_FLAGS:
         value = getattr(args, f"{section}.{key}")
         if value is not None:
@@ -321,7 +323,7 @@ def train_config_from_args(args):
     kind = config["model"].get("kind")
     if (kind in TABLE and not TABLE[kind].takes_latent_dim
             and getattr(args, "model.latent_dim") is None):
-        config["model"].pop("latent_dim", None)  # the default M is a NIF's
+        config["model"].pop("latent_dim", None)  # e.g. --kind nf over a NIF's config file
     return config
 
 

@@ -80,10 +80,13 @@ def load_config(path: str) -> Dict[str, Any]:
 
 def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
     config = merge(DEFAULTS, raw or {})
-    if (config["model"].get("kind") in KINDS
-            and not architecture(config["model"]["kind"]).takes_latent_dim
-            and "latent_dim" not in (raw or {}).get("model", {})):
-        config["model"].pop("latent_dim", None)  # the default M is a NIF's; an NF has none
+    given = (raw or {}).get("model", {})
+    if config["model"].get("kind") in KINDS:
+        arch = architecture(config["model"]["kind"])
+        if not arch.takes_latent_dim and "latent_dim" not in given:
+            config["model"].pop("latent_dim", None)  # the default M is a NIF's; an NF has none
+        if arch.default_levels is not None and "levels" not in given:
+            config["model"]["levels"] = arch.default_levels  # e.g. progressive: 1 per stage
     t = config["train"]
     for key in ("batch_size", "steps", "log_every"):
         if not isinstance(t[key], int) or t[key] < 1:

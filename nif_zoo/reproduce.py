@@ -172,7 +172,7 @@ def report_markdown(table: str, rows: List[Dict], settings: Dict) -> str:
         lines.append(f"| {r['name']} | {r['bpd']:.3f} | {bpd_paper:.3f} | "
                      f"{t['test_fid_s1']:.2f} | {best} | {t['test_fid_best_s']:.2f} | "
                      f"{fid_paper:.2f} |")
-    nf = next(r for r in rows if r["kind"] == "nf")
+    nf = next(r for r in rows if compare.is_baseline(r))
     nf_paper = paper[nf["name"]]
     lines += ["", "| ratio to the NF | bits/dim here | bits/dim paper | FID here | FID paper |",
               "|---|---|---|---|---|"]

@@ -32,7 +32,7 @@ from nif_zoo.models.factory import abstract_variables
 from nif_zoo.models.pretrained import weights_sharding
 from nif_zoo.train import checkpoint, sharding
 from nif_zoo.recipe import make_config, save_config
-from nif_zoo.train.refit import refit_prior
+from nif_zoo.train.refit import nif_name, refit_prior
 
 
 class TrainingDiverged(RuntimeError):
@@ -171,6 +171,9 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     rows = sharding.local_rows(mesh, t["batch_size"])  # this process's rows of each batch
     train_data, eval_data = load_datasets(config)
     model = initial_model(config, train_data)
+    refits = bool(t["refit_every"]) and model.has_noise_model  # an NF ignores refit_every
+    if refits:
+        nif_name(model)  # fails now, not at the first refit, for a model with no refittable NIF
     optimizer = make_optimizer(t)
     state = sharding.replicate(initial_state(model.variables, optimizer), mesh)
 
@@ -228,7 +231,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                         f"{record['nonfinite_in_a_row']} non-finite gradients in a row at step "
                         f"{done}; stopped. The last good checkpoint is step "
                         f"{mngr.latest_step()} in {out_dir}")
-            if t["refit_every"] and done % t["refit_every"] == 0 and model.kind != "nf":
+            if refits and done % t["refit_every"] == 0:
                 state, record = refit_state(model, state, train_data.images, t, done, mesh)
                 log(log_path, record)
                 history.append(record)

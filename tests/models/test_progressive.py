@@ -75,3 +75,21 @@ def test_clear_errors(change, message):
         kw.pop("latent_shape")
     with pytest.raises(ValueError, match=message):
         nif_zoo.create_model("progressive", **kw)
+
+
+def test_trains_from_a_recipe_and_refuses_a_refit_it_cannot_do(tmp_path):
+    from nif_zoo.train import load_trained, train
+
+    config = {"model": {"kind": "progressive", "latent_shape": [2, 2, 1], "steps": 1,
+                        "width": 8, "iw_samples": 4},
+              "data": {"dataset": "lfw_faces", "image_shape": [8, 8, 1], "n_bits": 5,
+                       "fit": "resize", "eval_split": "test"},
+              "train": {"batch_size": 10, "steps": 3, "checkpoint_every": 3, "eval_every": 3}}
+    result = train(config, str(tmp_path / "run"), progress=False)
+    assert result.final_step == 3 and result.model.kind == "progressive"
+    assert np.isfinite([h["loss_bpd"] for h in result.history if "loss_bpd" in h]).all()
+    again = load_trained(str(tmp_path / "run"))
+    assert again.config == result.model.config
+    config["train"]["refit_every"] = 2
+    with pytest.raises(ValueError, match="2 noisy layers"):
+        train(config, str(tmp_path / "refit"), progress=False)
