@@ -145,7 +145,8 @@ def test_sampling_is_seeded_finite_and_respects_t_and_s(models, name):
 
 def test_config_is_json_and_rebuilds_the_same_model(models):
     model = models["nif_upsample"]
-    config = json.loads(json.dumps(model.config))
+    config = json.loads(json.dumps(model.config.to_dict()))  # the JSON form
+    assert json.loads(json.dumps(dict(model.config))) == config  # a mapping of the same keys
     clone = Model(config, model.variables)
     np.testing.assert_allclose(clone.log_prob(images(2)), model.log_prob(images(2)), rtol=1e-6)
     assert config["upsample_factor"] == 4 and model.latent_dim == 8
