@@ -26,7 +26,7 @@ LOAD = textwrap.dedent("""
     except HubError as err:
         print(json.dumps({"error": str(err)}))
         sys.exit(0)
-    print(json.dumps({"sample": model.sample(3, seed=1).tolist(), "config": model.config}))
+    print(json.dumps({"sample": model.sample(3, seed=1).tolist(), "config": model.config.to_dict()}))
 """)
 
 
