@@ -20,6 +20,7 @@ holds small models saved by version 1 whose outputs the current code must reprod
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, Dict, Optional, Tuple
 
@@ -88,7 +89,11 @@ class ModelConfig(Mapping):
     # ------------------------------------------------------------ JSON form
     def to_dict(self) -> Dict[str, Any]:
         """The JSON form: common fields and options at the top level (``logit`` only when
-        set), tuples as lists."""
+        set), tuples as lists (a new dict each call)."""
+        return {k: list(v) if isinstance(v, list) else v for k, v in self._as_dict.items()}
+
+    @functools.cached_property
+    def _as_dict(self) -> Dict[str, Any]:  # built once: the mapping reads it on every lookup
         out = {f: getattr(self, f) for f in COMMON}
         out["image_shape"] = list(self.image_shape)
         if out["logit"] is None:
@@ -111,13 +116,14 @@ class ModelConfig(Mapping):
 
     # ------------------------------------------------------------ read-only mapping
     def __getitem__(self, key):
-        return self.to_dict()[key]
+        value = self._as_dict[key]
+        return list(value) if isinstance(value, list) else value  # never the cached list
 
     def __iter__(self):
-        return iter(self.to_dict())
+        return iter(self._as_dict)
 
     def __len__(self):
-        return len(self.to_dict())
+        return len(self._as_dict)
 
     def option(self, name: str, default=None):
         return dict(self.options).get(name, default)
