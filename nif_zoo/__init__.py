@@ -7,11 +7,17 @@
     fresh = nif_zoo.create_model("nif", image_shape=(32, 32, 1), levels=3, steps=4,
                                  width=64, latent_dim=64)
 
-Heavy imports (JAX, Flax) happen on first use, not on ``import nif_zoo``.
+Heavy imports (JAX, Flax) happen on first use, not on ``import nif_zoo``. On a CPU,
+``import nif_zoo`` asks JAX for one device per core so that every batch is split over all
+of them (:mod:`nif_zoo.devices`; ``NIF_ZOO_HOST_DEVICES=1`` keeps one).
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from nif_zoo import devices as _devices  # noqa: E402  (imports no JAX)
+
+_devices.configure_host_devices()  # one CPU device per core, before JAX starts
 
 __all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "push_to_hub",
            "save_pretrained", "__version__"]

@@ -162,12 +162,16 @@ def basic_card(config: Dict[str, Any], metrics: Optional[Dict[str, Any]] = None)
 
 
 def weights_sharding(devices=None):
-    """Where model weights go: ``None`` -> the first JAX device; a ``Sharding`` -> itself; a
-    sequence of devices -> replicated over them."""
+    """Where model weights go: ``None`` -> replicated over :func:`nif_zoo.devices.
+    default_devices` (every local device, data parallel; the first alone with
+    ``NIF_ZOO_DATA_PARALLEL=0``); a ``Sharding`` -> itself; a sequence of devices ->
+    replicated over them."""
     import jax
 
     if devices is None:
-        return jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        from nif_zoo.devices import default_devices
+
+        devices = default_devices()
     if isinstance(devices, jax.sharding.Sharding):
         return devices
     devices = list(devices)
@@ -192,7 +196,8 @@ def read_json(folder: str, name: str, default=None):
 
 def load_pretrained(folder: str, *, devices=None, verified: bool = False):
     """The :class:`~nif_zoo.Model` in a pretrained folder, its weights restored by orbax
-    onto ``devices`` (``None``: the first JAX device; a list: replicated over them; or a
+    onto ``devices`` (``None``: replicated over every local device, see
+    :mod:`nif_zoo.devices`; a list: replicated over them; or a
     ``jax.sharding.Sharding``). Verifies ``SHA256SUMS`` first unless ``verified``."""
     from nif_zoo.models.model import Model
 

@@ -1,5 +1,6 @@
 """Data parallelism with ``jax.sharding``: a 1-D mesh over devices, the batch split on it,
-everything else replicated. The same code runs on 1 CPU, 8 GPUs or several hosts.
+everything else replicated. The same code runs on 1 CPU, both cores of a CPU (one XLA device per core,
+:mod:`nif_zoo.devices`), 8 GPUs or several hosts.
 
 Multi-host (JAX's multi-controller runtime): start the same command once per host (or per
 GPU) with
@@ -50,9 +51,27 @@ def is_primary() -> bool:
     return jax.process_index() == 0
 
 
-def data_mesh(devices=None) -> Mesh:
-    devices = list(jax.devices() if devices is None else devices)
-    return Mesh(np.asarray(devices), (DATA_AXIS,))
+def data_mesh(devices=None, batch_size=None) -> Mesh:
+    """The 1-D mesh of the batch axis: ``devices``, or by default every device (on a CPU one
+    per core, :mod:`nif_zoo.devices`). A one-process run whose ``batch_size`` the default
+    devices do not divide uses the most of them that do (with a warning); given devices
+    must divide it (:func:`check_divisible`)."""
+    if devices is None:
+        devices = jax.devices()
+        if batch_size is not None and jax.process_count() == 1:
+            devices = devices[:dividing_count(len(devices), batch_size)]
+    return Mesh(np.asarray(list(devices)), (DATA_AXIS,))
+
+
+def dividing_count(num_devices: int, batch_size: int) -> int:
+    """The most of ``num_devices`` that divide ``batch_size`` (a warning when not all)."""
+    count = max(d for d in range(1, num_devices + 1) if batch_size % d == 0)
+    if count < num_devices:
+        import warnings
+
+        warnings.warn(f"batch size {batch_size} is not divisible by the {num_devices} "
+                      f"devices; training on {count} of them", RuntimeWarning, stacklevel=3)
+    return count
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

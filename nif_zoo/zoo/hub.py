@@ -185,8 +185,9 @@ def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
     """A pretrained :class:`~nif_zoo.Model` by registry name (``nif_zoo.list_models()``),
     Hugging Face repo id (``owner/name``, optionally at ``revision``) or local folder.
 
-    Weights are restored by orbax onto ``devices``: ``None`` (the first JAX device), a list
-    of devices (replicated) or a ``jax.sharding.Sharding``. Every file is verified against
+    Weights are restored by orbax onto ``devices``: ``None`` (replicated over every local
+    device, :mod:`nif_zoo.devices`), a list of devices (replicated) or a
+    ``jax.sharding.Sharding``. Every file is verified against
     the folder's SHA256SUMS first. ``revision`` (or ``force_download``) skips the bundled
     copy and asks the hub."""
     folder = resolve(name_or_repo, revision=revision, force_download=force_download)

@@ -50,6 +50,7 @@ def run_two_processes(out, steps):
         env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
                    JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(pid), JAX_PLATFORMS="cpu")
         env.pop("XLA_FLAGS", None)
+        env["NIF_ZOO_HOST_DEVICES"] = "1"  # one CPU device per process
         procs.append(subprocess.Popen(
             [sys.executable, "-c", WORKER, json.dumps(CONFIG), str(out), str(steps)], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

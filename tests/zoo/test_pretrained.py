@@ -126,13 +126,18 @@ def test_weights_land_on_the_requested_devices(tiny_folder):
         folder = sys.argv[1]
         devs = jax.devices()
         assert len(devs) == 4, devs
-        default = nif_zoo.load(folder)
-        assert all(l.sharding.device_set == {devs[0]} for l in jax.tree.leaves(default.variables))
+        default = nif_zoo.load(folder)  # replicated over every device: data parallel
+        assert all(l.sharding.device_set == set(devs) for l in jax.tree.leaves(default.variables))
+        assert default._batch_multiple == 4
         two = nif_zoo.load(folder, devices=devs[2:4])
         assert all(l.sharding.device_set == {devs[2], devs[3]} for l in jax.tree.leaves(two.variables))
         one = nif_zoo.load(folder, devices=[devs[3]])
         assert all(l.sharding.device_set == {devs[3]} for l in jax.tree.leaves(one.variables))
         np.testing.assert_array_equal(two.sample(3, seed=1), default.sample(3, seed=1))
+        np.testing.assert_array_equal(one.sample(3, seed=1), default.sample(3, seed=1))
+        np.testing.assert_allclose(one.log_prob(np.zeros((5,) + one.image_shape, np.uint8)),
+                                   default.log_prob(np.zeros((5,) + one.image_shape, np.uint8)),
+                                   rtol=1e-6)
         print("PLACED")
     """)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
