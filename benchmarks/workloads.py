@@ -13,16 +13,23 @@ from nif_zoo.train.loop import initial_state, make_optimizer, make_train_step
 def training_step(kind: str, batch, *, levels: int, steps: int, width: int, **options):
     """(model, run): a model of ``kind`` for ``batch``'s image shape (seed 0, ActNorm
     initialised on the first 16 images) and ``run()``, one blocking training step
-    (dequantise, loss, gradient, clipped Adam with the default optimiser; state donated)."""
+    (dequantise, loss, gradient, clipped Adam with the default optimiser; state donated;
+    the batch split over the training run's devices)."""
+    from nif_zoo.train import sharding
+
     model = nif_zoo.create_model(kind, image_shape=batch.shape[1:], levels=levels, steps=steps,
                                  width=width, seed=0, init_images=batch[:16], **options)
     optimizer = make_optimizer(DEFAULTS["train"])
     step = make_train_step(model.module, optimizer, 8, 0)
-    # the step donates its state: give it its own copy of the weights
-    holder = {"state": initial_state(jax.tree.map(jnp.copy, model.variables), optimizer)}
+    # as nif_zoo.train.train runs it: the batch split over the run's devices (on a CPU one
+    # per core, nif_zoo.devices), the state replicated (and donated: its own copy)
+    mesh = sharding.data_mesh(None, len(batch))
+    holder = {"state": sharding.replicate(
+        initial_state(jax.tree.map(jnp.copy, model.variables), optimizer), mesh)}
+    device_batch = sharding.shard_batch(batch, mesh)
 
     def run():
-        holder["state"], metrics = step(holder["state"], batch)
+        holder["state"], metrics = step(holder["state"], device_batch)
         jax.block_until_ready(metrics["loss_bpd"])
 
     return model, run

@@ -19,8 +19,8 @@ from nif_zoo import devices as _devices  # noqa: E402  (imports no JAX)
 
 _devices.configure_host_devices()  # one CPU device per core, before JAX starts
 
-__all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "push_to_hub",
-           "save_pretrained", "__version__"]
+__all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "nifify",
+           "push_to_hub", "save_pretrained", "__version__"]
 
 
 def __getattr__(name):
@@ -28,6 +28,10 @@ def __getattr__(name):
         from nif_zoo import models
 
         return getattr(models, name)
+    if name == "nifify":
+        from nif_zoo.train.nifify import nifify
+
+        return nifify
     if name in ("list_models", "load", "load_pretrained", "push_to_hub", "save_pretrained"):
         from nif_zoo import zoo
 

@@ -60,8 +60,9 @@ def card_for(entry: registry.ModelEntry, model_config, metrics) -> str:
 
 def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
             cards_root: Optional[str] = None, progress: bool = True) -> str:
-    """Measure the run's final model on its test split (the config's ``eval_limit``
-    images), then write the pretrained folder and the card. Returns the folder."""
+    """Measure the run's final model (its weights' moving average when it kept one) on the
+    test split (the config's ``eval_limit`` images), then write the pretrained folder and
+    the card. Returns the folder."""
     from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
     from nif_zoo.train import load_trained
     from nif_zoo.train.refit import refit_and_measure
@@ -77,7 +78,9 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
                              f"{entry.train_command}")
     model = load_trained(run_dir)
     data = entry.config["data"]
-    split, limit = data["eval_split"] or "test", data["eval_limit"]
+    # the card's number is always on the test split; training may have followed another
+    # held-out split (validation: the stopping criterion of the run's curve)
+    split, limit = "test", data["eval_limit"]
     test = evaluation_data(data, split, limit)
     refit = None
     zoo = entry.config["zoo"]

@@ -10,6 +10,8 @@ and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and `
            checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints,
            init_images (ActNorm's data-dependent initialisation sees this many training
            images, the first of the first epoch's order; 0: the first batch),
+           ema_decay (> 0: keep an exponential moving average of the weights with this
+           decay, e.g. 0.999; evaluation, the trained model and publication use it; 0: none),
            refit_every (a NIF: every this many steps, and so at the last step when it is
            a multiple, refit the Gaussian layer in closed form on the whole training split
            with up to refit_iterations EM steps, :mod:`nif_zoo.train.refit`; 0: never)
@@ -44,7 +46,7 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
               "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
               "refit_every": 0, "refit_iterations": 20, "init_images": 0,
-              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2},
+              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.0},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
             "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0},
 }
@@ -99,6 +101,8 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
         raise ValueError(f"train.lr_schedule must be one of {LR_SCHEDULES}; got {t['lr_schedule']!r}")
     if not t["learning_rate"] > 0 or not t["clip_norm"] > 0:
         raise ValueError("train.learning_rate and train.clip_norm must be > 0")
+    if not isinstance(t["ema_decay"], (int, float)) or not 0 <= t["ema_decay"] < 1:
+        raise ValueError(f"train.ema_decay must be in [0, 1) (0: no average); got {t['ema_decay']!r}")
     return config
 
 

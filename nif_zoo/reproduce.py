@@ -14,7 +14,9 @@
    and 2, and the claims table.
 
 Before it trains, it prints an estimate of the time the whole run takes on this machine,
-from timed training steps of each model and timed Inception features.
+from timed training steps of each model and timed Inception features, and the memory per
+device each training step needs (its compiled program, :mod:`nif_zoo.train.cost`); a
+batch that cannot fit the devices it sees is refused then, with the numbers.
 """
 from __future__ import annotations
 
@@ -96,8 +98,9 @@ def seconds_per_step(config, repeats: int = 3) -> float:
     model = initial_model(config, train_data)
     optimizer = make_optimizer(config["train"])
     step = make_train_step(model.module, optimizer, config["data"]["n_bits"],
-                           config["train"]["seed"])
-    state = initial_state(jax.tree.map(jnp.copy, model.variables), optimizer)
+                           config["train"]["seed"], config["train"]["ema_decay"])
+    state = initial_state(jax.tree.map(jnp.copy, model.variables), optimizer,
+                          bool(config["train"]["ema_decay"]))
     batch = jnp.asarray(train_data.batch_at(0, config["train"]["batch_size"],
                                             config["train"]["seed"]))
     state, metrics = step(state, batch)
@@ -129,11 +132,16 @@ def estimate(configs, *, num_samples: int, num_s: int, train_ref: int, test_ref:
              features: Callable, out: str) -> Dict[str, float]:
     """Seconds left for training (timed steps of each model, remaining steps) and for FID
     (timed Inception features; the images still to generate and the references)."""
-    train_s, images = 0.0, 0
+    from nif_zoo.train.cost import run_devices, training_step_cost
+
+    train_s, images, memory = 0.0, 0, {}
     for name, config in configs.items():
         steps = config["train"]["steps"]
         left = steps - run_state(os.path.join(out, "runs", name), steps)
         if left:
+            # memory first: compiled on abstract shapes, before any weights exist
+            memory[name] = training_step_cost(config, run_devices(config["train"]["batch_size"]),
+                                              flops=False)
             train_s += left * seconds_per_step(config)
         if not os.path.isfile(os.path.join(out, "results", f"{name}.json")):
             images += fid_images(config["model"]["kind"], num_samples, num_s)
@@ -141,7 +149,19 @@ def estimate(configs, *, num_samples: int, num_s: int, train_ref: int, test_ref:
     per_image = seconds_per_feature(features, data["image_shape"], data["n_bits"])
     fid_s = (images + train_ref + test_ref) * per_image
     return {"train_seconds": train_s, "fid_seconds": fid_s, "seconds_per_image": per_image,
-            "fid_images": images + train_ref + test_ref}
+            "fid_images": images + train_ref + test_ref, "memory": memory}
+
+
+def check_memory(memory, say: Callable = print):
+    """Print each model's predicted memory per device (its compiled training step) and
+    refuse, before anything trains, a batch that cannot fit the devices it will run on."""
+    from nif_zoo.train.cost import GiB, check_fits, run_devices
+
+    for name, cost in memory.items():
+        devices = run_devices(cost.batch_size)
+        capacity = check_fits(cost, devices, name)
+        room = "" if capacity is None else f" of {capacity / GiB:.1f} GiB"
+        say(f"predicted memory: {name}: {cost.describe()}{room}", flush=True)
 
 
 def hours(seconds: float) -> str:
@@ -215,6 +235,7 @@ def reproduce(table: str, data_dir: Optional[str], out: str, *,
     say(f"estimated time on this machine: training {hours(guess['train_seconds'])}, FID "
         f"{hours(guess['fid_seconds'])} ({guess['fid_images']} images at "
         f"{guess['seconds_per_image']:.3f} s each; sampling not included)", flush=True)
+    check_memory(guess["memory"], say)
 
     for name, config in configs.items():
         run_dir = os.path.join(out, "runs", name)

@@ -44,6 +44,20 @@ def test_overrides_and_table_configs():
         reproduce.table_configs("svhn", None)
 
 
+def test_a_batch_too_big_for_the_devices_is_refused_before_training(monkeypatch):
+    from nif_zoo.train import cost
+
+    configs = reproduce.table_configs("fmnist", None, TOY)
+    name = "nf-fmnist28-3bit"
+    memory = {name: cost.training_step_cost(configs[name], flops=False)}
+    said = []
+    reproduce.check_memory(memory, lambda text, **_: said.append(text))
+    assert said[0].startswith(f"predicted memory: {name}: training step of batch 8 on")
+    monkeypatch.setattr(cost, "device_memory", lambda d: memory[name].peak_bytes)  # 90% usable
+    with pytest.raises(ValueError, match=f"{name}: a training step of batch 8 .* GiB each"):
+        reproduce.check_memory(memory, lambda text, **_: said.append(text))
+
+
 @pytest.mark.slow
 def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
     data = fashion_like_folder(tmp_path / "fmnist")
@@ -65,6 +79,7 @@ def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
     proc.send_signal(signal.SIGKILL)
     first = proc.communicate()[0]
     assert "estimated time on this machine: training" in first
+    assert "predicted memory: nf-fmnist28-3bit: training step of batch 8 on" in first
     killed_at = max(int(d) for d in os.listdir(ckpt) if d.isdigit())
     assert 2 <= killed_at < 6
 

@@ -128,7 +128,7 @@ def chain(layers: Sequence[Bijection], x, reverse: bool):
     """Compose bijections: apply in order (forward) or in reverse order (inverse)."""
     total = 0.0
     for layer in (reversed(layers) if reverse else layers):
-        x, log_det = layer(x, reverse=reverse)
+        x, log_det = layer(x, reverse)  # positional: a remat step takes it as static
         total = total + log_det
     return x, total
 
@@ -314,6 +314,20 @@ class Chain(nn.Module):
     def training_log_density(self, x):
         """The training objective: log p(x) when exact, else the ELBO."""
         return self.log_prob(x) if self.exact else self.elbo(x)
+
+    def manifold_term(self, x):
+        """sum over the noisy layers of log int p(u | z) dz at their inputs u along the mode
+        path (each noisy layer's input is the previous one's mode); shape (n,); 0 without
+        noisy layers. Low where x is far from the learned manifold."""
+        batch = x.ndim - len(self.event_shape)
+        total = jnp.zeros(x.shape[:batch], x.dtype)
+        for layer in self.named:
+            if layer.noisy:
+                total = total + layer.manifold_term(x)
+                x = layer.stochastic_inverse(x, "mode")
+            else:
+                x, _ = layer(x)
+        return total
 
     def embed(self, x, estimate: str = "mode"):
         """Flat latents (n, latent_dim): every noisy layer's ``estimate`` (no draws)."""

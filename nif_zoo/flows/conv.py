@@ -1,4 +1,19 @@
-"""Stride-1 "SAME" convolutions of NHWC images written as matrix products.
+"""Stride-1 "SAME" convolutions of NHWC images: matrix products on CPU, XLA's convolution
+on accelerators, one parameter layout.
+
+``conv`` (a model option, :data:`CONV_FORMS`) chooses the form:
+
+* ``"matmul"``: :func:`conv_same` below (what XLA:CPU runs fastest);
+* ``"lax"``: ``lax.conv_general_dilated`` (cuDNN on NVIDIA GPUs, XLA's own tiling on TPU:
+  what JAX users and XLA expect there; no im2col intermediate);
+* ``"auto"`` (default): matmul on CPU and lax elsewhere, chosen *inside* the compiled
+  program by ``lax.platform_dependent``, so a program lowered or exported for a platform
+  (``jit(...).lower``, ``jax.export`` with several platforms) carries that platform's form.
+
+Both forms compute the same convolution (equal to float rounding, tested on every bundled
+checkpoint). 1x1 kernels are one matrix product in every form.
+
+The matrix-product forms:
 
 For a k x k kernel K (k, k, C_in, C_out) and p = k // 2,
 
@@ -16,7 +31,7 @@ evaluated without a convolution op, in one of two ways:
 side. Why: on XLA:CPU the kernel gradient of a convolution op goes through large layout
 transposes (and, inside a ``lax.scan`` body, through a naive loop emitter), while these
 forms differentiate into plain matrix products (measured in ``BENCHMARKS.md``).
-Parameters are those of
+Parameters (every form) are those of
 ``flax.linen.Conv`` (``kernel`` (k, k, C_in, C_out), ``bias`` (C_out,)), so checkpoints
 written with ``nn.Conv`` load unchanged.
 """
@@ -26,6 +41,9 @@ from typing import Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jax import lax
+
+CONV_FORMS = ("auto", "matmul", "lax")
 
 
 def pad_spatial(x, p: int):
@@ -64,13 +82,19 @@ def conv_by_shifted_products(x, kernel):
     return shifted_sum(jnp.einsum("...c,abcd->...abd", x, kernel))
 
 
-def conv_same(x, kernel):
-    """y = x * kernel, stride 1, SAME zero padding, k odd; see the module docstring."""
-    k, k2, c_in, c_out = kernel.shape
+def check_kernel(x, kernel):
+    k, k2, c_in, _ = kernel.shape
     if k != k2 or k % 2 == 0:
-        raise ValueError(f"conv_same needs an odd square kernel; got {kernel.shape}")
+        raise ValueError(f"a SAME convolution here needs an odd square kernel; got {kernel.shape}")
     if x.shape[-1] != c_in:
         raise ValueError(f"input has {x.shape[-1]} channels, kernel expects {c_in}")
+
+
+def conv_same(x, kernel):
+    """y = x * kernel, stride 1, SAME zero padding, k odd, as matrix products (the
+    narrow side's k^2 intermediate; see the module docstring)."""
+    check_kernel(x, kernel)
+    k, _, c_in, c_out = kernel.shape
     if k == 1:
         return jnp.einsum("...c,cd->...d", x, kernel[0, 0])
     if c_in <= c_out:
@@ -78,17 +102,51 @@ def conv_same(x, kernel):
     return conv_by_shifted_products(x, kernel)
 
 
+def conv_lax(x, kernel):
+    """The same convolution by ``lax.conv_general_dilated`` (NHWC, HWIO); leading axes
+    beyond one batch axis are flattened into it."""
+    check_kernel(x, kernel)
+    if kernel.shape[0] == 1:
+        return jnp.einsum("...c,cd->...d", x, kernel[0, 0])
+    lead = x.shape[:-3]
+    flat = x.reshape((-1,) + x.shape[-3:])
+    y = lax.conv_general_dilated(flat, kernel, (1, 1), "SAME",
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y.reshape(lead + y.shape[1:])
+
+
+def conv_auto(x, kernel):
+    """matmul form on CPU, lax elsewhere, picked when the program is lowered for a platform."""
+    return lax.platform_dependent(x, kernel, cpu=conv_same, default=conv_lax)
+
+
+def check_conv_form(form: str) -> str:
+    if form not in CONV_FORMS:
+        raise ValueError(f"conv must be one of {CONV_FORMS}; got {form!r}")
+    return form
+
+
+CONVOLUTIONS = {"auto": conv_auto, "matmul": conv_same, "lax": conv_lax}
+
+
+def convolve(x, kernel, form: str = "auto"):
+    """y = x * kernel (stride 1, SAME) in the form ``form`` (:data:`CONV_FORMS`)."""
+    return CONVOLUTIONS[check_conv_form(form)](x, kernel)
+
+
 class Conv(nn.Module):
-    """``nn.Conv(features, (k, k), padding="SAME")`` evaluated by :func:`conv_same`."""
+    """``nn.Conv(features, (k, k), padding="SAME")`` evaluated by :func:`convolve` in the
+    form ``conv`` (``"auto"``, ``"matmul"`` or ``"lax"``)."""
 
     features: int
     kernel_size: int = 3
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x):
         k = self.kernel_size
         kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
         bias = self.param("bias", self.bias_init, (self.features,))
-        return conv_same(x, kernel) + bias
+        return convolve(x, kernel, self.conv) + bias

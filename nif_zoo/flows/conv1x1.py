@@ -25,9 +25,11 @@ from jax.scipy.linalg import lu as lu_decompose
 from jax.scipy.linalg import solve_triangular
 
 from nif_zoo.flows.base import Bijection, num_positions
+from nif_zoo.precision import exact
 from nif_zoo.rng import orthogonal
 
 
+@exact
 def lu_weight(perm, lower, upper, sign_s, log_abs_s):
     """W = P L (U + diag(sign_s exp(log_abs_s))), with L, U masked to their triangles."""
     c = perm.shape[0]
@@ -36,11 +38,13 @@ def lu_weight(perm, lower, upper, sign_s, log_abs_s):
     return perm @ l_unit @ u_diag, l_unit, u_diag
 
 
+@exact
 def apply_channel_matrix(x, weight):
     """y[..., i] = sum_j weight[i, j] x[..., j]."""
     return jnp.einsum("...j,ij->...i", x, weight)
 
 
+@exact
 def lu_inverse_weight(perm, l_unit, u_diag):
     """W^-1 = U^-1 L^-1 P^T, by two triangular solves on the C x C matrix P^T (O(C^3) once
     per call, however many pixels it is then applied to)."""
@@ -73,10 +77,10 @@ class InvertibleConv1x1(Bijection):
             log_det_w = jnp.sum(log_abs_s)
         else:
             weight = self.param("weight", orthogonal, (c, c))
-            log_det_w = jnp.linalg.slogdet(weight)[1]
+            log_det_w = exact(jnp.linalg.slogdet)(weight)[1]
         log_det = jnp.full(x.shape[:1], positions * log_det_w, dtype=x.dtype)
         if not reverse:
             return apply_channel_matrix(x, weight), log_det
         inverse_weight = (lu_inverse_weight(perm, l_unit, u_diag) if self.lu else
-                          jnp.linalg.solve(weight, jnp.eye(c, dtype=weight.dtype)))
+                          exact(jnp.linalg.solve)(weight, jnp.eye(c, dtype=weight.dtype)))
         return apply_channel_matrix(x, inverse_weight), -log_det

@@ -52,13 +52,16 @@ class ConvConditioner(nn.Module):
 
     width: int
     out_channels: int
+    conv: str = "auto"  # the convolutions' form (nif_zoo.flows.conv.CONV_FORMS)
 
     @nn.compact
     def __call__(self, h):
-        h = nn.relu(Conv(self.width, 3, kernel_init=fan_in_normal, name="conv_in")(h))
-        h = nn.relu(Conv(self.width, 1, kernel_init=fan_in_normal, name="conv_hidden")(h))
+        h = nn.relu(Conv(self.width, 3, kernel_init=fan_in_normal, conv=self.conv,
+                         name="conv_in")(h))
+        h = nn.relu(Conv(self.width, 1, kernel_init=fan_in_normal, conv=self.conv,
+                         name="conv_hidden")(h))
         return Conv(self.out_channels, 3, kernel_init=nn.initializers.zeros,
-                    bias_init=nn.initializers.zeros, name="conv_out")(h)
+                    bias_init=nn.initializers.zeros, conv=self.conv, name="conv_out")(h)
 
 
 class AffineCoupling(Bijection):
@@ -66,12 +69,14 @@ class AffineCoupling(Bijection):
 
     width: int
     additive: bool = False
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x, reverse: bool = False):
         x_a, x_b = coupling_halves(x)
         c_b = x_b.shape[-1]
-        h = ConvConditioner(self.width, c_b if self.additive else 2 * c_b, name="net")(x_a)
+        h = ConvConditioner(self.width, c_b if self.additive else 2 * c_b, self.conv,
+                            name="net")(x_a)
         if self.additive:
             y_b = x_b - h if reverse else x_b + h
             return jnp.concatenate([x_a, y_b], axis=-1), zero_log_det(x)

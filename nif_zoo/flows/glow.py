@@ -14,7 +14,10 @@ are one ``nn.scan``: one compiled body whatever K is (compile time flat in K, se
 ``benchmarks/compile_time.py``), parameters stacked on a leading axis of size K, the
 inverse scanning them in reverse order. ``scan=False`` unrolls them as a Python loop
 (separate parameters ``step_0`` ... ``step_{K-1}``; some bundled checkpoints use it).
-Speed of the two forms: ``BENCHMARKS.md``.
+Speed of the two forms: ``BENCHMARKS.md``. ``conv`` chooses how the couplings' 3x3
+convolutions run (:mod:`nif_zoo.flows.conv`: ``"auto"``, ``"matmul"``, ``"lax"``) and
+``remat=True`` wraps every step in ``jax.checkpoint`` (training memory traded for a second
+forward pass per step); neither changes the parameters.
 """
 from __future__ import annotations
 
@@ -33,34 +36,43 @@ class FlowStep(Bijection):
     width: int
     additive: bool = False
     lu: bool = True
+    conv: str = "auto"
 
     def setup(self):
         self.layers = (
             ActNorm(name="actnorm"),
             InvertibleConv1x1(lu=self.lu, name="conv1x1"),
-            AffineCoupling(self.width, additive=self.additive, name="coupling"),
+            AffineCoupling(self.width, additive=self.additive, conv=self.conv, name="coupling"),
         )
 
     def __call__(self, x, reverse: bool = False):
         return chain(self.layers, x, reverse)
 
 
+# jax.checkpoint around a step: its activations are recomputed in the backward pass instead
+# of stored (``remat=True``); ``reverse`` (argument 2, counting the module) stays static
+RematFlowStep = nn.remat(FlowStep, static_argnums=(2,))
+
 
 class FlowSteps(Bijection):
-    """K flow steps; ``scan=True`` runs them as one ``nn.scan`` over stacked parameters."""
+    """K flow steps; ``scan=True`` runs them as one ``nn.scan`` over stacked parameters;
+    ``remat=True`` recomputes each step's activations in the backward pass."""
 
     steps: int
     width: int
     additive: bool = False
     lu: bool = True
     scan: bool = True
+    conv: str = "auto"
+    remat: bool = False
 
     def setup(self):
+        step = RematFlowStep if self.remat else FlowStep
         if self.scan:
-            self.step = FlowStep(self.width, self.additive, self.lu, name="step")
+            self.step = step(self.width, self.additive, self.lu, self.conv, name="step")
         else:
             self.step_list = [
-                FlowStep(self.width, self.additive, self.lu, name=f"step_{k}")
+                step(self.width, self.additive, self.lu, self.conv, name=f"step_{k}")
                 for k in range(self.steps)
             ]
 
@@ -69,7 +81,7 @@ class FlowSteps(Bijection):
             return chain(self.step_list, x, reverse)
 
         def body(step, h, _):
-            return step(h, reverse=reverse)
+            return step(h, reverse)
 
         scanned = nn.scan(
             body,
@@ -91,10 +103,13 @@ class Glow(Bijection):
     additive: bool = False
     lu: bool = True
     scan: bool = True
+    conv: str = "auto"    # the couplings' 3x3 convolutions: nif_zoo.flows.conv.CONV_FORMS
+    remat: bool = False   # jax.checkpoint around every step (memory for compute)
 
     def setup(self):
         self.level_steps = [
-            FlowSteps(self.steps, self.width, self.additive, self.lu, self.scan, name=f"level_{l}")
+            FlowSteps(self.steps, self.width, self.additive, self.lu, self.scan, self.conv,
+                      self.remat, name=f"level_{l}")
             for l in range(self.levels)
         ]
 

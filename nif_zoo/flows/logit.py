@@ -29,6 +29,14 @@ def check_lambda(lam: float) -> float:
     return float(lam)
 
 
+def domain(lam: float):
+    """(lo, hi): the open interval of y the transform is defined on, where
+    lambda + (1 - 2 lambda) y lies in (0, 1). It holds [0, 1] when lambda > 0, and every
+    inverse output (decode) lies in it."""
+    margin = lam / (1.0 - 2.0 * lam)
+    return -margin, 1.0 + margin
+
+
 def logit_forward(y, lam: float):
     """(logit(lambda + (1 - 2 lambda) y), log|det|) for y in (0, 1), batch axis first."""
     p = lam + (1.0 - 2.0 * lam) * y

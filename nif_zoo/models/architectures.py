@@ -14,7 +14,8 @@ progressive    pre -> glow_0 -> nif_0 (x2 NN upsampling NIF) -> glow_1 ...   ELB
 =============  ===========================================================  ===========
 
 ``pre`` is y - 1/2, or the logit transform with option ``logit``. The Glows take the
-model's ``levels``, ``steps``, ``width`` (and ``additive``, ``lu``, ``scan``). The layer
+model's ``levels``, ``steps``, ``width`` (and ``additive``, ``lu``, ``scan``, and the
+execution options ``conv`` and ``remat``, which change how it runs, not its parameters). The layer
 names are the parameters' names, so checkpoints of every earlier release keep loading.
 
 To add a kind: write its ``configure`` (validate its options, return its config entries)
@@ -70,7 +71,12 @@ GLOW_OPTIONS = (
                                "load as False, how they were trained)"),
     Option("logit", float, None, "lambda of the authors' logit transform before the Glow "
                                  "(e.g. 0.05); None: y - 1/2"),
+    Option("conv", str, "auto", "how the couplings' 3x3 convolutions run: auto (matmul on "
+                                "CPU, lax on GPU/TPU), matmul or lax; parameters are the same"),
+    Option("remat", bool, False, "jax.checkpoint around every Glow step: less training "
+                                 "memory, one more forward pass per step"),
 )
+EXECUTION_OPTIONS = ("conv", "remat")  # how a model runs, not what it is: same parameters
 UPSAMPLE_FACTOR = Option("upsample_factor", int, None,
                          "the upsampling NIF's factor f (default: the smallest power of 2 that fits)")
 NIF_FORM = Option("nif_form", str, "dense", "the Gaussian NIF layer: dense (A is N x M) or "
@@ -115,7 +121,8 @@ def glow(config):
 
     return Glow(levels=config["levels"], steps=config["steps"], width=config["width"],
                 additive=config.get("additive", False), lu=config.get("lu", True),
-                scan=config["scan"])
+                scan=config["scan"], conv=config.get("conv", "auto"),
+                remat=config.get("remat", False))
 
 
 def pre(config):

@@ -26,7 +26,9 @@ from typing import Any, Dict, Optional, Tuple
 
 FORMAT_VERSION = 2
 COMMON = ("kind", "image_shape", "levels", "steps", "width", "n_bits", "seed", "latent_dim",
-          "additive", "lu", "scan", "logit", "format_version")
+          "additive", "lu", "scan", "logit", "conv", "remat", "format_version")
+# written only when they differ from these (configs without them load as these)
+OMITTED_DEFAULTS = {"logit": None, "conv": "auto", "remat": False}
 
 
 def migrate(raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -67,13 +69,20 @@ class ModelConfig(Mapping):
     lu: bool = True
     scan: bool = True
     logit: Optional[float] = None
+    conv: str = "auto"
+    remat: bool = False
     options: Tuple[Tuple[str, Any], ...] = ()  # the kind's options, sorted by name
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
         from nif_zoo.models.architectures import architecture
 
+        from nif_zoo.flows.conv import check_conv_form
+
         arch = architecture(self.kind)
+        check_conv_form(self.conv)
+        if not isinstance(self.remat, bool):
+            raise ValueError(f"remat must be a bool; got {self.remat!r}")
         declared = {o.name: o for o in arch.options}
         for name, value in self.options:
             if name not in declared:
@@ -88,16 +97,17 @@ class ModelConfig(Mapping):
 
     # ------------------------------------------------------------ JSON form
     def to_dict(self) -> Dict[str, Any]:
-        """The JSON form: common fields and options at the top level (``logit`` only when
-        set), tuples as lists (a new dict each call)."""
+        """The JSON form: common fields and options at the top level (``logit``, ``conv``,
+        ``remat`` only when not their defaults), tuples as lists (a new dict each call)."""
         return {k: list(v) if isinstance(v, list) else v for k, v in self._as_dict.items()}
 
     @functools.cached_property
     def _as_dict(self) -> Dict[str, Any]:  # built once: the mapping reads it on every lookup
         out = {f: getattr(self, f) for f in COMMON}
         out["image_shape"] = list(self.image_shape)
-        if out["logit"] is None:
-            del out["logit"]
+        for name, default in OMITTED_DEFAULTS.items():
+            if out[name] == default and type(out[name]) is type(default):
+                del out[name]
         for name, value in self.options:
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
@@ -106,7 +116,8 @@ class ModelConfig(Mapping):
     def from_dict(cls, raw: Dict[str, Any]) -> "ModelConfig":
         """A config dict of any format version (migrated first)."""
         config = migrate(raw)
-        missing = [f for f in COMMON if f not in config and f not in ("logit", "additive", "lu")]
+        missing = [f for f in COMMON if f not in config
+                   and f not in ("additive", "lu", *OMITTED_DEFAULTS)]
         if missing:
             raise ValueError(f"model config lacks {missing}")
         common = {f: config[f] for f in COMMON if f in config}

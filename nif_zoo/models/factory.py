@@ -20,7 +20,10 @@ The kinds, their layers and options are the architecture table,
 
 Options of every kind: ``additive`` (additive coupling, default False), ``logit`` (lambda of
 the authors' logit transform before the Glow, e.g. 0.05; default None: y - 1/2; the
-likelihood stays in the data's units), ``lu`` (LU 1x1 convolutions, default True), ``scan``
+likelihood stays in the data's units), ``lu`` (LU 1x1 convolutions, default True),
+``conv`` (how the 3x3 convolutions run: ``"auto"``, default, is matrix products on CPU and
+``lax.conv_general_dilated`` on GPU/TPU; ``"matmul"``, ``"lax"``), ``remat``
+(``jax.checkpoint`` around every Glow step, default False), ``scan``
 (``nn.scan`` over the K steps, default True; configs without the key, written before it
 existed, load as False: see :mod:`nif_zoo.flows.glow`), ``init_images`` (a batch for the
 data-dependent ActNorm initialisation; default: 16 images of uniform noise drawn from
@@ -36,6 +39,7 @@ import jax.numpy as jnp
 
 from nif_zoo import rng
 from nif_zoo.flows.base import Chain
+from nif_zoo.flows.conv import check_conv_form
 from nif_zoo.flows.logit import check_lambda
 from nif_zoo.models.architectures import (
     GLOW_OPTIONS, KINDS, TABLE, architecture, choose_upsample_factor, upsample_fits,
@@ -88,6 +92,10 @@ def model_config(kind: str, *, image_shape, steps: int, width: int,
                   format_version=FORMAT_VERSION)
     if options.get("logit") is not None:  # absent from configs without it (None)
         config["logit"] = check_lambda(float(options["logit"]))
+    if options.get("conv", "auto") != "auto":  # execution options: absent when default
+        config["conv"] = check_conv_form(options["conv"])
+    if options.get("remat", False):
+        config["remat"] = True
     config.update(arch.configure(shape, latent_dim, options, levels))
     return ModelConfig.from_dict(config)
 

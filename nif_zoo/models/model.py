@@ -6,7 +6,8 @@ padded, so one compiled function serves all of them) and is deterministic: the s
 seed gives the same output.
 
 Image scales: integer images are n_bits-quantised values in [0, 2^n_bits); float images
-are in the continuous data scale [0, 1] (see :mod:`nif_zoo.data.quantize`).
+are in the continuous data scale [0, 1] (see :mod:`nif_zoo.data.quantize`), slightly beyond
+it accepted (``decode``'s output is valid input everywhere; ``validation.FLOAT_MARGIN``).
 """
 from __future__ import annotations
 
@@ -57,6 +58,22 @@ def unit_images(images, image_shape, n_bits: int, key=None):
     if np.issubdtype(arr.dtype, np.integer):
         return arr, np.asarray(quantize.dequantize(arr, n_bits, key))
     return arr, arr
+
+
+def round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def replicated_sharding(devices):
+    """Every array whole on each of ``devices``."""
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
+def batch_sharding(devices):
+    """Arrays split along their first axis over ``devices``."""
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
 
 
 def example_keys(key, start: int, count: int):
@@ -146,7 +163,8 @@ class Model:
         return (f"Model(kind={self.kind!r}, image_shape={self.image_shape}, "
                 f"latent_dim={self.latent_dim}, params={self.num_params:,})")
 
-    COMPILED = ("_log_density", "_bound_fn", "_embed", "_decode", "_decode_on_manifold")
+    COMPILED = ("_log_density", "_bound_fn", "_embed", "_decode", "_decode_on_manifold",
+                "_manifold_term")
 
     def with_variables(self, variables) -> "Model":
         """The same model with other variables, sharing this one's compiled functions (they
@@ -157,6 +175,19 @@ class Model:
                 other.__dict__[name] = self.__dict__[name]
         return other
 
+    def with_options(self, **changes) -> "Model":
+        """The same model (the same variables) run another way: ``conv`` (``"auto"``,
+        ``"matmul"``, ``"lax"``) or ``remat`` (True / False), the execution options of the
+        architecture table; they change no parameter."""
+        import dataclasses
+
+        from nif_zoo.models.architectures import EXECUTION_OPTIONS
+
+        unknown = sorted(set(changes) - set(EXECUTION_OPTIONS))
+        if unknown:
+            raise ValueError(f"with_options changes only {EXECUTION_OPTIONS}; got {unknown}")
+        return Model(dataclasses.replace(self.config, **changes), self.variables)
+
     def _save_pretrained(self, folder: str) -> None:
         """Write the model's own files into ``folder``: ``config.json`` and ``weights/``
         (what :meth:`_from_pretrained` reads; the folder format around them, card and
@@ -164,6 +195,14 @@ class Model:
         from nif_zoo.models.pretrained import write_model_files
 
         write_model_files(self, folder)
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str, *, revision=None, devices=None) -> "Model":
+        """``nif_zoo.load``: a zoo name, a Hugging Face repo id (``owner/name``, at
+        ``revision``) or a pretrained folder, verified, onto ``devices``."""
+        import nif_zoo  # the public entry point (the zoo sits above models: no import of it)
+
+        return nif_zoo.load(name_or_folder, revision=revision, devices=devices)
 
     @classmethod
     def _from_pretrained(cls, folder: str, *, devices=None) -> "Model":
@@ -214,27 +253,94 @@ class Model:
         return jax.jit(decode, static_argnums=(4,))
 
     @functools.cached_property
+    def _manifold_term(self):
+        return jax.jit(functools.partial(self.module.apply, method="manifold_term"))
+
+    @functools.cached_property
     def _decode_on_manifold(self):
         def decode(variables, latent):  # s = 0: no draws, the whole batch at once
             return self.module.apply(variables, latent, 0.0, method="decode")
         return jax.jit(decode)
 
+    # ------------------------------------------------------------------ placement
+    @functools.cached_property
+    def _placement(self):
+        """(the variables on the devices this model computes on, the sharding of a batch
+        split over them, or None on one device). Variables replicated over several devices
+        (``nif_zoo.load``'s default, a training state) are used as they are; variables on one
+        device (a fresh model) are replicated once over :func:`nif_zoo.devices.
+        default_devices` when that device is one of them (data parallel, see
+        :mod:`nif_zoo.devices`)."""
+        from nif_zoo.devices import default_devices
+
+        leaves = jax.tree.leaves(self.variables)
+        placed = [leaf for leaf in leaves if isinstance(leaf, jax.Array)]
+        device_sets = {frozenset(leaf.sharding.device_set) for leaf in placed}
+        variables = self.variables
+        if len(device_sets) == 1 and len(placed) == len(leaves):
+            devices = sorted(next(iter(device_sets)), key=lambda d: d.id)
+            if not all(leaf.sharding.is_fully_replicated for leaf in placed):
+                return variables, None  # sharded by the user: jit follows their layout
+        else:  # host arrays, or leaves on different devices
+            devices = []
+        if len(devices) <= 1:
+            candidates = default_devices()
+            if (len(candidates) > 1 and (not devices or devices[0] in candidates)
+                    and jax.process_count() == 1):
+                devices = candidates
+                variables = jax.device_put(variables, replicated_sharding(devices))
+        if len(devices) <= 1:
+            return variables, None
+        return variables, batch_sharding(devices)
+
+    @property
+    def _compute_variables(self):
+        return self._placement[0]
+
+    @property
+    def _batch_multiple(self) -> int:
+        """Batches are split over this many devices (they are padded to a multiple of it)."""
+        sharding = self._placement[1]
+        return 1 if sharding is None else sharding.mesh.size
+
+    def _place_batch(self, arr):
+        """A batch (its length a multiple of :attr:`_batch_multiple`) on the model's devices,
+        split along its first axis."""
+        sharding = self._placement[1]
+        return jnp.asarray(arr) if sharding is None else jax.device_put(arr, sharding)
+
     def _map_batches(self, fn, arr, batch_size: int, key=None, first_index: int = 0):
         """``fn(batch, keys)`` over padded batches of ``arr``; ``keys[j]`` is the key of
         example ``first_index + start + j``, ``fold_in(key, that index)``, so results do not
-        depend on ``batch_size``."""
+        depend on ``batch_size`` (nor on how many devices share a batch)."""
         batch_size = check_count("batch_size", batch_size)
-        size = min(batch_size, arr.shape[0])
+        size = round_up(min(batch_size, arr.shape[0]), self._batch_multiple)
         base = jax.random.key(0) if key is None else key
         outs = []
         for start, stop in batches(arr.shape[0], size):
-            out = fn(jnp.asarray(pad_to(arr[start:stop], size)),
-                     example_keys(base, first_index + start, size))
+            out = fn(self._place_batch(pad_to(arr[start:stop], size)),
+                     self._place_batch(example_keys(base, first_index + start, size)))
             outs.append(np.asarray(out)[: stop - start])
         return np.concatenate(outs, axis=0)
 
     def _unit_images(self, images, key=None):
-        return unit_images(images, self.image_shape, self.n_bits, key)[1]
+        return self._inside_domain(unit_images(images, self.image_shape, self.n_bits, key)[1])[0]
+
+    def _inside_domain(self, y):
+        """(y moved inside the model's domain, (n,) bool: which images had pixels beyond it).
+        A model with the logit transform is defined on (lo, hi) ⊃ [0, 1]
+        (:func:`nif_zoo.flows.logit.domain`): pixels past it are clipped just inside it (its
+        density there is 0: :meth:`log_prob` says -inf for those images). Other models take
+        any value."""
+        lam = self.config.get("logit")
+        if lam is None:
+            return y, np.zeros(len(y), bool)
+        from nif_zoo.flows.logit import domain
+
+        lo, hi = domain(lam)
+        outside = np.any((y < lo) | (y > hi), axis=tuple(range(1, y.ndim)))
+        eps = 1e-6 * (hi - lo)
+        return np.clip(y, lo + eps, hi - eps).astype(y.dtype), outside
 
     # ------------------------------------------------------------------ public API
     def log_prob(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
@@ -245,10 +351,12 @@ class Model:
         otherwise (deep NIF, progressive) the importance-weighted lower bound with K =
         ``config["iw_samples"]`` and the posterior draws of seed 0 (see :meth:`iw_bound` for
         other K and seeds)."""
-        y = self._unit_images(images, None if key is None else as_key(key))
+        y, outside = self._inside_domain(unit_images(
+            images, self.image_shape, self.n_bits, None if key is None else as_key(key))[1])
         density = self._map_batches(
-            lambda b, keys: self._log_density(self.variables, b, keys), y, batch_size,
+            lambda b, keys: self._log_density(self._compute_variables, b, keys), y, batch_size,
             jax.random.key(0))
+        density = np.where(outside, -np.inf, density)
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
     def _bound(self, method, images, key, num_samples, batch_size, seed):
@@ -258,7 +366,7 @@ class Model:
         num_samples = check_count("num_samples", num_samples)
         y = self._unit_images(images, None if key is None else as_key(key))
         density = self._map_batches(
-            lambda b, keys: self._bound_fn(self.variables, b, keys, method, num_samples), y,
+            lambda b, keys: self._bound_fn(self._compute_variables, b, keys, method, num_samples), y,
             batch_size, as_key(seed))
         return quantize.discrete_log_prob(density, self.num_dims, self.n_bits)
 
@@ -298,7 +406,7 @@ class Model:
         return self._embed_unit(self._unit_images(images), estimate, batch_size)
 
     def _embed_unit(self, y, estimate, batch_size):
-        return self._map_batches(lambda b, _: self._embed(self.variables, b, estimate), y,
+        return self._map_batches(lambda b, _: self._embed(self._compute_variables, b, estimate), y,
                                  batch_size).astype(np.float32)
 
     def decode(self, z, *, s: float = 0.0, seed=0, isotropic: bool = False,
@@ -311,9 +419,9 @@ class Model:
         s = check_non_negative("s", s)
         latent = check_latent(z, self.latent_dim)
         if s == 0 or not self.module.has_noise_model:  # no noise is drawn
-            fn = lambda b, _: self._decode_on_manifold(self.variables, b)  # noqa: E731
+            fn = lambda b, _: self._decode_on_manifold(self._compute_variables, b)  # noqa: E731
         else:  # noise of example j from fold_in(key(seed), j)
-            fn = lambda b, keys: self._decode(self.variables, b, jnp.float32(s), keys,  # noqa: E731
+            fn = lambda b, keys: self._decode(self._compute_variables, b, jnp.float32(s), keys,  # noqa: E731
                                               bool(isotropic))
         return self._map_batches(fn, latent, batch_size, as_key(seed),
                                  check_index(first_index)).astype(np.float32)
@@ -346,8 +454,83 @@ class Model:
         identity up to float error (NF). Returned in the input's dtype: integer images are
         quantised, float images clipped to [0, 1]."""
         arr, unit = unit_images(images, self.image_shape, self.n_bits)
-        z = self._embed_unit(unit, "mode", batch_size)
+        z = self._embed_unit(self._inside_domain(unit)[0], "mode", batch_size)
         y = self.decode(z, s=0.0, batch_size=batch_size)
         if np.issubdtype(arr.dtype, np.integer):
             return quantize.quantize(y, self.n_bits).astype(arr.dtype)
         return np.clip(y, 0.0, 1.0).astype(arr.dtype)
+
+    # ------------------------------------------------------------ the latent space, used
+    def _latent_of(self, endpoint, name: str) -> np.ndarray:
+        """An interpolation endpoint: an image (H, W, C) -> its embedding; a latent (M,)."""
+        arr = np.asarray(endpoint)
+        if arr.shape == self.image_shape:
+            return self.embed(arr[None])[0]
+        if arr.shape == (self.latent_dim,):
+            return check_latent(arr[None], self.latent_dim)[0]
+        raise ValueError(f"{name} must be an image of shape {self.image_shape} or a latent of "
+                         f"shape ({self.latent_dim},); got shape {arr.shape}")
+
+    def interpolate(self, a, b, steps: int = 8, *, path: str = "linear", s: float = 0.0,
+                    seed=0, isotropic: bool = False) -> np.ndarray:
+        """``steps`` images (steps, H, W, C) in the data scale, decoded along a path between
+        ``a`` and ``b``: images (their embeddings are the ends, so the first and last are
+        their reconstructions) or latents (M,). ``path="linear"``: (1 - u) z_a + u z_b;
+        ``"slerp"``: the great circle between the directions of z_a and z_b with the norm
+        interpolated linearly (latents of N(0, I) concentrate near a sphere). Decoded on the
+        manifold (s = 0) unless ``s`` > 0; an NF decodes its full latent."""
+        steps = check_count("steps", steps)
+        if steps < 2:
+            raise ValueError(f"steps must be >= 2 (the two ends); got {steps}")
+        if path not in ("linear", "slerp"):
+            raise ValueError(f"path must be 'linear' or 'slerp'; got {path!r}")
+        za, zb = self._latent_of(a, "a").astype(np.float64), self._latent_of(b, "b").astype(np.float64)
+        u = np.linspace(0.0, 1.0, steps)[:, None]
+        if path == "linear":
+            z = (1.0 - u) * za + u * zb
+        else:
+            z = slerp(za, zb, u)
+        return self.decode(z.astype(np.float32), s=s, seed=seed, isotropic=isotropic)
+
+    SCORES = ("bits_per_dim", "projection_distance", "off_manifold", "latent_norm")
+
+    def outlier_scores(self, images, *, key=0,
+                       batch_size: int = DEFAULT_BATCH_SIZE) -> "dict[str, np.ndarray]":
+        """Per-image scores (n,), each higher for images less like the training data:
+
+        * ``bits_per_dim``: -log P(x) / (N ln 2) (:meth:`log_prob`; integer images with
+          uniform dequantisation noise from ``key``, None: bin centres);
+        * ``latent_norm``: |z+| / sqrt(M) of the embedding (about 1 under N(0, I_M));
+        * a model with a noise model (NIF) also: ``projection_distance``, the RMS over
+          pixels of x - reconstruct(x) in the data scale (the distance to the learned
+          manifold; an NF reconstructs exactly), and ``off_manifold``, minus the noisy layers'
+          log int p(u | z) dz per dimension (nats; SPEC's manifold term).
+        """
+        arr, unit = unit_images(images, self.image_shape, self.n_bits)
+        y = self._inside_domain(unit)[0]
+        log_p = self.log_prob(images, key=key, batch_size=batch_size)
+        z = self._embed_unit(y, "mode", batch_size)
+        scores = {"bits_per_dim": quantize.bits_per_dim(log_p, self.num_dims).astype(np.float64),
+                  "latent_norm": np.linalg.norm(z, axis=1) / math.sqrt(self.latent_dim)}
+        if self.has_noise_model:
+            recon = self.decode(z, s=0.0, batch_size=batch_size)
+            diff = (recon - unit).reshape(len(unit), -1)
+            scores["projection_distance"] = np.sqrt(np.mean(diff * diff, axis=1))
+            term = self._map_batches(
+                lambda b, _: self._manifold_term(self._compute_variables, b), y, batch_size)
+            scores["off_manifold"] = -term.astype(np.float64) / self.num_dims
+        return {k: scores[k] for k in self.SCORES if k in scores}
+
+
+def slerp(za, zb, u):
+    """Spherical interpolation of directions, linear in norm: rows for every u in (k, 1)."""
+    na, nb = np.linalg.norm(za), np.linalg.norm(zb)
+    if na == 0.0 or nb == 0.0:
+        return (1.0 - u) * za + u * zb
+    ea, eb = za / na, zb / nb
+    omega = np.arccos(np.clip(np.dot(ea, eb), -1.0, 1.0))
+    if omega < 1e-6:
+        direction = (1.0 - u) * ea + u * eb
+    else:
+        direction = (np.sin((1.0 - u) * omega) * ea + np.sin(u * omega) * eb) / np.sin(omega)
+    return direction * ((1.0 - u) * na + u * nb)

@@ -5,12 +5,19 @@ import numbers
 
 import numpy as np
 
+# float images may lie in [-2, 3]: decode's output is neither clipped nor quantised (a trained
+# 32x32 MNIST NIF decodes N(0, I) latents into about [-0.4, 2.1]); 0..255 floats are refused
+FLOAT_MARGIN = 2.0
+
 
 def check_images(images, image_shape, n_bits: int) -> np.ndarray:
     """Return ``images`` as an array after checking shape, dtype and value range.
 
-    Accepts integer images in [0, 2^n_bits) or float images in [0, 1], shaped
-    (n, H, W, C) with (H, W, C) == ``image_shape``. Nothing is broadcast.
+    Accepts integer images in [0, 2^n_bits) or float images in the data scale [0, 1],
+    shaped (n, H, W, C) with (H, W, C) == ``image_shape``. Floats slightly outside [0, 1]
+    (``decode`` returns them: it neither clips nor quantises) are accepted up to
+    ``FLOAT_MARGIN`` beyond either end; anything further is another scale (e.g. 0..255
+    floats) and refused. Nothing is broadcast.
     """
     arr = np.asarray(images)
     expected = tuple(image_shape)
@@ -46,8 +53,13 @@ def check_images(images, image_shape, n_bits: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"images contain {np.size(arr) - np.isfinite(arr).sum()} non-finite values")
     lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"float images must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]")
+    if lo < -FLOAT_MARGIN or hi > 1.0 + FLOAT_MARGIN:
+        hint = (" (0..255 floats? pass the integers as uint8, or divide by 255)"
+                if hi > 1.0 + FLOAT_MARGIN else "")
+        raise ValueError(f"float images must lie in the data scale [0, 1] (values slightly "
+                         f"outside, as decode returns them, are accepted: "
+                         f"[{-FLOAT_MARGIN:g}, {1 + FLOAT_MARGIN:g}]); got values in "
+                         f"[{lo:.4g}, {hi:.4g}]{hint}")
     return arr.astype(np.float32)
 
 

@@ -170,6 +170,45 @@ def fit(batches: Callable[[], Iterable], A, b, log_var, *, iterations: int = 100
     return A, b, log_var, history
 
 
+# ----------------------------------------------------------------------------- a start in closed form
+def principal_init(batches: Iterable, latent_dim: int, floor: float = DEFAULT_FLOOR):
+    """(A, b, log_var) of probabilistic PCA (Tipping & Bishop 1999) of blocked data streamed
+    as arrays (n, B, R): b the per-block mean, and from the eigen-decomposition
+    S = U diag(lambda) U^T of the centred blocks' pooled covariance (R x R, float64),
+
+        sigma^2 = mean(lambda_{M+1} .. lambda_R),   A = U_M diag(sqrt(max(lambda_i - sigma^2, 0)))
+
+    (Sigma = sigma^2 I in every block). With one block this is the maximum-likelihood
+    N(b, A A^T + sigma^2 I); with B blocks sharing A and sigma^2 it is the maximum over that
+    family too (the blocks' likelihood depends on the data through the pooled S only). The
+    family holds A = 0, b = 0, Sigma = I, i.e. N(0, I): the start is never below it, and EM
+    (:func:`fit`) only climbs from there. Memory O(R^2)."""
+    count, sum_y, sum_outer = 0, None, None
+    for y in batches:
+        y = np.asarray(y, np.float64)
+        if y.ndim != 3:
+            raise ValueError(f"expected blocked data (n, B, R); got shape {y.shape}")
+        part_y, part_outer = y.sum(axis=0), np.einsum("nbr,nbs->rs", y, y)
+        sum_y = part_y if sum_y is None else sum_y + part_y
+        sum_outer = part_outer if sum_outer is None else sum_outer + part_outer
+        count += y.shape[0]
+    if sum_y is None:
+        raise ValueError("no data: the batches were empty")
+    blocks, r = sum_y.shape
+    if not 0 < latent_dim <= r:
+        raise ValueError(f"latent_dim must be in [1, R = {r}]; got {latent_dim}")
+    mean = sum_y / count
+    pooled = (sum_outer - count * np.einsum("br,bs->rs", mean, mean)) / (count * blocks)
+    eigenvalues, vectors = np.linalg.eigh((pooled + pooled.T) / 2)
+    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]          # descending
+    rest = eigenvalues[latent_dim:]
+    sigma2 = max(float(rest.mean()) if rest.size else floor, floor)
+    scale = np.sqrt(np.maximum(eigenvalues[:latent_dim] - sigma2, 0.0))
+    A = vectors[:, :latent_dim] * scale
+    log_var = np.full((blocks, r), np.log(sigma2))
+    return A.astype(np.float32), mean.astype(np.float32), log_var.astype(np.float32)
+
+
 # ----------------------------------------------------------------------------- block layouts
 def dense_blocks(y):
     """A dense NIF's latents (n, ...) as one block: (n, 1, N)."""

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from nif_zoo import rng
+from nif_zoo.precision import exact
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -178,6 +179,7 @@ class Statistics(NamedTuple):
     log_z_x: jax.Array
 
 
+@exact
 def statistics(x, A, b, log_var) -> Statistics:
     check_shapes(x, A, b, log_var)
     mu = x - b
@@ -186,12 +188,14 @@ def statistics(x, A, b, log_var) -> Statistics:
 
 
 # ----------------------------------------------------------------------------- public functions
+@exact
 def manifold_term(x, A, b, log_var):
     """log int p(x | z) dz = log Z_z - log Z_x; replaces a bijection's log-det. Shape (...)."""
     st = statistics(x, A, b, log_var)
     return log_z_z(st.u, cholesky(st.lam)) - st.log_z_x
 
 
+@exact
 def log_marginal(x, A, b, log_var):
     """log p(x) with z ~ N(0, I_M): log N(x | b, A A^T + Sigma) (eq. 13 corrected). Shape (...)."""
     st = statistics(x, A, b, log_var)
@@ -200,6 +204,7 @@ def log_marginal(x, A, b, log_var):
     return 0.5 * (jnp.sum(w * w, axis=-1) - log_det_from_cholesky(chol)) - st.log_z_x
 
 
+@exact
 def posterior_mean(x, A, b, log_var):
     """z+ = Lambda^-1 u: the stochastic inverse's mode, the weighted least-squares solution
     of A z = x - b (Proposition 1). The default embedding. Shape (..., M)."""
@@ -207,6 +212,7 @@ def posterior_mean(x, A, b, log_var):
     return cholesky_solve(cholesky(st.lam), st.u)
 
 
+@exact
 def prior_posterior_mean(x, A, b, log_var):
     """(I + Lambda)^-1 u: the true posterior mean E[z | x] under z ~ N(0, I_M) (the authors'
     code's embedding; shrunk towards 0 compared with :func:`posterior_mean`)."""
@@ -214,6 +220,7 @@ def prior_posterior_mean(x, A, b, log_var):
     return cholesky_solve(cholesky(with_identity(st.lam)), st.u)
 
 
+@exact
 def sample_stochastic_inverse(key, x, A, b, log_var):
     """z ~ q(z | x) = N(Lambda^-1 u, Lambda^-1), reparameterised: z = z+ + L^-T eps with
     Lambda = L L^T. Shape (..., M); gradients flow through it."""
@@ -224,6 +231,7 @@ def sample_stochastic_inverse(key, x, A, b, log_var):
     return mode + solve_lower(chol, eps, transpose=True)
 
 
+@exact
 def log_stochastic_inverse(z, x, A, b, log_var):
     """log q(z | x) = log N(z | Lambda^-1 u, Lambda^-1). Shape (...)."""
     st = statistics(x, A, b, log_var)
@@ -235,6 +243,7 @@ def log_stochastic_inverse(z, x, A, b, log_var):
     return 0.5 * (log_det_from_cholesky(chol) - jnp.sum(w * w, axis=-1) - m * LOG_2PI)
 
 
+@exact
 def elbo_standard_normal(x, A, b, log_var):
     """ELBO (eq. 9) with z ~ N(0, I_M) in closed form:
     E_q[log N(z | 0, I)] = -1/2 (|z+|^2 + tr(Lambda^-1) + M log 2 pi), plus the manifold term.
@@ -252,6 +261,7 @@ def elbo_standard_normal(x, A, b, log_var):
     return expected_log_prior + log_z_z(st.u, chol) - st.log_z_x
 
 
+@exact
 def decode_mean(z, A, b):
     """The point on the manifold: A z + b. z (..., M) -> (..., N)."""
     return jnp.einsum("...nm,...m->...n", A, z) + b
@@ -263,6 +273,7 @@ def noise(key, shape, log_var, s=1.0, isotropic=False):
     return jnp.sqrt(s) * std * rng.normal(key, shape, log_var.dtype)
 
 
+@exact
 def generate(key, z, A, b, log_var, s=1.0, isotropic=False):
     """x ~ N(A z + b, s Sigma) (paper sec. 5.2); ``isotropic=True`` uses N(A z + b, s I),
     the authors' code's sampling. s = 0 returns the manifold point A z + b exactly.

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from nif_zoo.flows.reshape import depth_to_space, space_to_depth
 from nif_zoo.nif import gaussian
+from nif_zoo.precision import exact
 
 
 def check_weight(W, factor: int, channels: int):
@@ -35,6 +36,7 @@ def check_weight(W, factor: int, channels: int):
         raise ValueError(f"upsampling NIF needs c_z <= f^2 c_x = {rows}; got c_z = {W.shape[1]}")
 
 
+@exact
 def blocks(x, W, b, log_var, factor: int):
     """The per-block Gaussian NIF arguments: x, b, log_var as (..., h, w, f^2 c_x)."""
     check_weight(W, factor, x.shape[-1])
@@ -51,47 +53,55 @@ def sum_blocks(values):
     return jnp.sum(values, axis=(-2, -1))
 
 
+@exact
 def log_marginal(x, W, b, log_var, factor: int):
     """log p(x) with z ~ N(0, I): the sum of the blocks' closed forms. Shape (...)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
     return sum_blocks(gaussian.log_marginal(xb, W, bb, lvb))
 
 
+@exact
 def manifold_term(x, W, b, log_var, factor: int):
     """log int p(x | z) dz, summed over blocks. Shape (...)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
     return sum_blocks(gaussian.manifold_term(xb, W, bb, lvb))
 
 
+@exact
 def posterior_mean(x, W, b, log_var, factor: int):
     """z+ = Lambda^-1 u block by block: the stochastic inverse's mode, (..., h, w, c_z)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
     return gaussian.posterior_mean(xb, W, bb, lvb)
 
 
+@exact
 def prior_posterior_mean(x, W, b, log_var, factor: int):
     """(I + Lambda)^-1 u block by block (posterior mean under N(0, I)), (..., h, w, c_z)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
     return gaussian.prior_posterior_mean(xb, W, bb, lvb)
 
 
+@exact
 def sample_stochastic_inverse(key, x, W, b, log_var, factor: int):
     """z ~ q(z | x), reparameterised, (..., h, w, c_z)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
     return gaussian.sample_stochastic_inverse(key, xb, W, bb, lvb)
 
 
+@exact
 def log_stochastic_inverse(z, x, W, b, log_var, factor: int):
     """log q(z | x), summed over blocks. Shape (...)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
     return sum_blocks(gaussian.log_stochastic_inverse(z, xb, W, bb, lvb))
 
 
+@exact
 def decode_mean(z, W, b, factor: int):
     """The manifold point: block (i, j) = W z_ij + b_block. (..., h, w, c_z) -> image."""
     return depth_to_space(jnp.einsum("nm,...m->...n", W, z), factor) + b
 
 
+@exact
 def generate(key, z, W, b, log_var, factor: int, s=1.0, isotropic=False):
     """x ~ N(upsample(z) + b, s Sigma) (or s I with ``isotropic``); s = 0: on the manifold."""
     mean = decode_mean(z, W, b, factor)

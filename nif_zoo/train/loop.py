@@ -1,6 +1,8 @@
 """The training loop: bits/dim of uniformly dequantised data, Adam with linear warmup (then
 constant or cosine-decayed) and
-gradient clipping (optax), orbax checkpoints, resumable, data parallel.
+gradient clipping (optax), an optional exponential moving average of the weights
+(``train.ema_decay``: then evaluation, the returned model and publication use the average),
+orbax checkpoints, resumable, data parallel.
 
 Everything random is a function of ``train.seed`` and the step: the batch of step k
 (``ImageDataset.batch_at``), its dequantisation noise (``fold_in(seed, k)``) and the model
@@ -46,11 +48,24 @@ class TrainResult:
     history: List[Dict[str, Any]]
 
 
-def initial_state(variables, optimizer):
-    """The training state pytree: step, params, constants (fixed), optimiser state."""
-    return {"step": jnp.zeros((), jnp.int32), "params": variables["params"],
-            "constants": variables.get("constants", {}),
-            "opt_state": optimizer.init(variables["params"])}
+def initial_state(variables, optimizer, ema: bool = False):
+    """The training state pytree: step, params, constants (fixed), optimiser state, and with
+    ``ema`` the exponential moving average of the params (``ema_params``)."""
+    state = {"step": jnp.zeros((), jnp.int32), "params": variables["params"],
+             "constants": variables.get("constants", {}),
+             "opt_state": optimizer.init(variables["params"])}
+    if ema:
+        state["ema_params"] = jax.tree.map(jnp.copy, variables["params"])
+    return state
+
+
+def ema_update(average, params, decay: float, step):
+    """average <- d average + (1 - d) params with d = min(decay, (1 + k) / (10 + k)) at update k
+    (the warm-up of TensorFlow's ExponentialMovingAverage: early averages are not dominated
+    by the initial weights)."""
+    k = step.astype(jnp.float32)
+    d = jnp.minimum(decay, (1.0 + k) / (10.0 + k))
+    return jax.tree.map(lambda a, p: d * a + (1.0 - d) * p, average, params)
 
 
 def make_optimizer(train_cfg: Dict[str, Any]) -> optax.GradientTransformation:
@@ -78,7 +93,9 @@ def bpd_loss(module, params, constants, y, n_bits: int, key):
                                                                     n_bits), num_dims))
 
 
-def make_train_step(module, optimizer, n_bits: int, seed: int):
+def make_train_step(module, optimizer, n_bits: int, seed: int, ema_decay: float = 0.0):
+    """The jitted step (state, uint8 batch) -> (state, metrics); with ``ema_decay`` > 0 the
+    state's ``ema_params`` follow the updated params (:func:`ema_update`)."""
     base_key = jax.random.fold_in(jax.random.key(seed), 0x5EED)
 
     def train_step(state, batch):
@@ -87,8 +104,11 @@ def make_train_step(module, optimizer, n_bits: int, seed: int):
         loss, grads = jax.value_and_grad(bpd_loss, argnums=1)(
             module, state["params"], state["constants"], y, n_bits, jax.random.fold_in(key, 1))
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        new_state = dict(state, step=state["step"] + 1, opt_state=opt_state,
-                         params=optax.apply_updates(state["params"], updates))
+        params = optax.apply_updates(state["params"], updates)
+        new_state = dict(state, step=state["step"] + 1, opt_state=opt_state, params=params)
+        if ema_decay:
+            new_state["ema_params"] = ema_update(state["ema_params"], params, ema_decay,
+                                                 state["step"])
         metrics = {"loss_bpd": loss, "grad_norm": optax.tree.norm(grads),
                    "nonfinite_in_a_row": opt_state.notfinite_count,
                    "nonfinite_total": opt_state.total_notfinite}
@@ -166,7 +186,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     config = make_config(raw_config)
     t = config["train"]
     sharding.maybe_initialize_distributed()
-    mesh = sharding.data_mesh(devices)
+    mesh = sharding.data_mesh(devices, t["batch_size"])
     primary = sharding.is_primary()  # writes the logs and configs; every process saves
     rows = sharding.local_rows(mesh, t["batch_size"])  # this process's rows of each batch
     train_data, eval_data = load_datasets(config)
@@ -175,7 +195,8 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     if refits:
         nif_name(model)  # fails now, not at the first refit, for a model with no refittable NIF
     optimizer = make_optimizer(t)
-    state = sharding.replicate(initial_state(model.variables, optimizer), mesh)
+    ema = bool(t["ema_decay"])
+    state = sharding.replicate(initial_state(model.variables, optimizer, ema), mesh)
 
     os.makedirs(out_dir, exist_ok=True)
     mngr = checkpoint.manager(out_dir, t["keep_checkpoints"])
@@ -200,7 +221,8 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
               f"{rows.start}:{rows.stop} of every global batch of {t['batch_size']}", flush=True)
     log = append_jsonl if primary else (lambda path, record: None)
 
-    step_fn = make_train_step(model.module, optimizer, config["data"]["n_bits"], t["seed"])
+    step_fn = make_train_step(model.module, optimizer, config["data"]["n_bits"], t["seed"],
+                              t["ema_decay"])
     start = int(sharding.local_copy(state["step"]))
     history: List[Dict[str, Any]] = []
     bar = tqdm(total=t["steps"], initial=start, disable=not (progress and primary), unit="step",
@@ -249,6 +271,10 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                 bpd = trained.bits_per_dim(eval_data.images, key=t["seed"])
                 record = {"step": done, "eval_bpd": bpd, "eval_split": eval_data.split,
                           "eval_images": len(eval_data), "eval_dequantisation": "uniform"}
+                if ema:  # eval_bpd is the average's (what is published), the raw one beside
+                    raw = model.with_variables(sharding.local_copy(variables_of(state, "raw")))
+                    record.update(eval_bpd_raw=raw.bits_per_dim(eval_data.images, key=t["seed"]),
+                                  eval_weights="ema")
                 log(log_path, record)
                 history.append(record)
                 bar.write(f"step {done}: {eval_data.split} bits/dim {record['eval_bpd']:.4f} "
@@ -264,14 +290,18 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
 def refit_state(model: Model, state, images, train_cfg, step: int, mesh):
     """The state with the NIF's Gaussian layer refit in closed form (the optimiser's
     moments are kept), and a log record of the refit."""
-    trained = model.with_variables(sharding.local_copy(variables_of(state)))
+    trained = model.with_variables(sharding.local_copy(variables_of(state, "raw")))
     result = refit_prior(trained, images, iterations=train_cfg["refit_iterations"],
                          seed=train_cfg["seed"])
     params = sharding.replicate(result.model.variables["params"], mesh)
     record = {"step": step, "refit_log_lik_before": result.initial_log_lik,
               "refit_log_lik_after": result.history[-1].mean_log_lik,
               "refit_em_steps": result.history[-1].iteration}
-    return dict(state, params=params), record
+    new_state = dict(state, params=params)
+    if "ema_params" in state:  # the average takes the refit layer as it is
+        name = nif_name(model)
+        new_state["ema_params"] = {**state["ema_params"], name: params[name]}
+    return new_state, record
 
 
 RNG_DERIVATION = ("step k: batch = ImageDataset.batch_at(k, batch_size, seed); "
@@ -286,20 +316,33 @@ def run_record(config, model_config, step: int):
             "rng": {"seed": config["train"]["seed"], "derivation": RNG_DERIVATION}}
 
 
-def variables_of(state):
-    return {"params": state["params"], "constants": state["constants"]}
+WEIGHTS = ("ema", "raw")
 
 
-def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
-    """The Model of a training run's latest (or ``step``) checkpoint."""
+def variables_of(state, weights: str = "ema"):
+    """The model variables of a training state: the moving average of the params when the
+    state has one and ``weights="ema"`` (what evaluation and publication use), else the
+    params as the optimiser left them (``"raw"``)."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}; got {weights!r}")
+    params = state["ema_params"] if weights == "ema" and "ema_params" in state else state["params"]
+    return {"params": params, "constants": state["constants"]}
+
+
+def load_trained(out_dir: str, step: Optional[int] = None, weights: str = "ema") -> Model:
+    """The Model of a training run's latest (or ``step``) checkpoint: the moving average of
+    its weights when the run kept one (``train.ema_decay`` > 0), else its weights;
+    ``weights="raw"``: the optimiser's weights in either case."""
     with open(os.path.join(out_dir, "config.json")) as fh:
         config = json.load(fh)
     with open(os.path.join(out_dir, "model.json")) as fh:
         model_config = json.load(fh)
     model = Model(model_config, None)  # any format version, migrated
     variables = abstract_variables(model.config, model.module)
-    optimizer = make_optimizer(make_config(config)["train"])
-    shapes = jax.eval_shape(lambda v: initial_state(v, optimizer), variables)
+    train_cfg = make_config(config)["train"]
+    optimizer = make_optimizer(train_cfg)
+    shapes = jax.eval_shape(lambda v: initial_state(v, optimizer, bool(train_cfg["ema_decay"])),
+                            variables)
     on_device = weights_sharding(None)
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=on_device),
                           shapes)
@@ -308,4 +351,4 @@ def load_trained(out_dir: str, step: Optional[int] = None) -> Model:
         state = checkpoint.restore(mngr, target, step)
     finally:
         mngr.close()
-    return model.with_variables(variables_of(state))
+    return model.with_variables(variables_of(state, weights))

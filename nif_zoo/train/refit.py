@@ -29,7 +29,7 @@ import numpy as np
 from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.models import Model
-from nif_zoo.models.model import example_keys
+from nif_zoo.models.model import example_keys, round_up
 from nif_zoo.models.validation import check_images
 from nif_zoo.nif import factor_analysis
 
@@ -94,6 +94,7 @@ def glow_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int
     fn = glow_latents_fn(model)
     base = jax.random.key(seed)
     total = len(images)
+    batch_size = round_up(batch_size, model._batch_multiple)  # split over the model's devices
 
     def compute():
         for start in range(0, total, batch_size):
@@ -103,7 +104,8 @@ def glow_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int
             if size < batch_size:  # pad so one compiled function serves every batch
                 batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - size, 0)])
             noise = per_image_noise(base, start, batch_size, images.shape[1:])
-            yield np.asarray(fn(model.variables, jnp.asarray(batch), noise)[:size])
+            yield np.asarray(fn(model._compute_variables, model._place_batch(batch),
+                                model._place_batch(noise))[:size])
 
     bytes_needed = total * math.prod(images.shape[1:]) * 4
     if bytes_needed > max_cache_bytes:
@@ -117,12 +119,17 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
                 tol: float = DEFAULT_TOL, seed: int = 0, batch_size: int = 500,
                 floor: float = factor_analysis.DEFAULT_FLOOR,
                 max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
-                progress: bool = False) -> RefitResult:
+                progress: bool = False, init: str = "current") -> RefitResult:
     """A copy of ``model`` whose Gaussian NIF has b = the mean Glow latent of ``images``
     (uint8, the model's shape and bits) and A, Sigma refit by up to ``iterations`` EM steps
-    (stopping when a step gains less than ``tol`` nats per image)."""
+    (stopping when a step gains less than ``tol`` nats per image). EM starts from the
+    layer's current A and Sigma (``init="current"``) or from probabilistic PCA of the
+    latents (``init="principal"``, :func:`nif_zoo.nif.factor_analysis.principal_init`: a
+    start that does not depend on the layer's parameters, never below N(0, I))."""
     from tqdm.auto import tqdm
 
+    if init not in ("current", "principal"):
+        raise ValueError(f"init must be 'current' or 'principal'; got {init!r}")
     name = nif_name(model)
     images = check_images(images, model.image_shape, model.n_bits)
     if not np.issubdtype(images.dtype, np.integer):
@@ -135,6 +142,9 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
 
     def batches():  # the factor-analysis layout of the NIF form, batch by batch
         return (np.asarray(nif.blocks(y)) for y in latents())
+
+    if init == "principal":
+        A, b, log_var = factor_analysis.principal_init(batches(), np.shape(A)[1], floor)
 
     initial = factor_analysis.accumulate(batches(), jnp.asarray(A), jnp.asarray(b),
                                          jnp.asarray(log_var))

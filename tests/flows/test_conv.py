@@ -5,7 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nif_zoo.flows.conv import Conv, conv_by_patches, conv_by_shifted_products, conv_same
+from nif_zoo.flows.conv import (
+    Conv, conv_auto, conv_by_patches, conv_by_shifted_products, conv_lax, conv_same, convolve,
+)
 
 
 def reference_conv(x, kernel):
@@ -18,7 +20,8 @@ def inputs(shape, kernel_shape, seed=0):
     return jax.random.normal(kx, shape), jax.random.normal(kk, kernel_shape)
 
 
-@pytest.mark.parametrize("conv", [conv_by_patches, conv_by_shifted_products, conv_same])
+@pytest.mark.parametrize("conv", [conv_by_patches, conv_by_shifted_products, conv_same, conv_lax,
+                                  conv_auto])
 @pytest.mark.parametrize("x_shape,kernel_shape", [
     ((2, 5, 4, 3), (3, 3, 3, 7)),      # C_in < C_out (patches side)
     ((2, 6, 6, 9), (3, 3, 9, 2)),      # C_in > C_out (shifted-products side)
@@ -75,3 +78,25 @@ def test_bad_shapes_are_named():
         conv_same(x, kernel)
     with pytest.raises(ValueError, match="input has 3 channels, kernel expects 5"):
         conv_same(x, jnp.zeros((3, 3, 5, 2)))
+
+
+def test_the_forms_agree_with_leading_axes_and_bad_forms_are_refused():
+    x, kernel = inputs((2, 3, 5, 4, 3), (3, 3, 3, 6))  # two leading axes
+    expected = conv_same(x, kernel)
+    for form in ("auto", "matmul", "lax"):
+        np.testing.assert_allclose(convolve(x, kernel, form), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="conv must be one of"):
+        convolve(x, kernel, "cudnn")
+
+
+def test_auto_lowers_only_its_platform_form():
+    """On CPU, "auto" is the matmul form inside the compiled program: no convolution op."""
+    x, kernel = inputs((2, 6, 6, 3), (3, 3, 3, 8))
+    auto = jax.jit(conv_auto).lower(x, kernel).as_text()
+    lax_form = jax.jit(conv_lax).lower(x, kernel).as_text()
+    assert "stablehlo.convolution" in lax_form
+    assert "stablehlo.convolution" not in auto and "dot_general" in auto
+    # and for a GPU target the lax branch is the one taken (cross-platform lowering)
+    exported = jax.export.export(jax.jit(conv_auto), platforms=("cpu", "cuda"))(x, kernel)
+    text = exported.mlir_module()
+    assert "stablehlo.convolution" in text and "dot_general" in text

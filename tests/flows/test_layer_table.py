@@ -39,6 +39,14 @@ CASES = {
     "glow_additive_plain_conv": (
         lambda: Glow(levels=2, steps=2, width=8, additive=True, lu=False), (4, 4, 4, 1)),
     "glow_3_levels": (lambda: Glow(levels=3, steps=1, width=8), (2, 8, 8, 1)),
+    # the convolution forms (nif_zoo.flows.conv) and rematerialised steps
+    "affine_coupling_lax": (lambda: AffineCoupling(width=8, conv="lax"), (2, 4, 4, 4)),
+    "affine_coupling_matmul": (lambda: AffineCoupling(width=8, conv="matmul"), (2, 4, 4, 4)),
+    "glow_scan_lax": (lambda: Glow(levels=2, steps=2, width=8, conv="lax"), (2, 8, 8, 1)),
+    "glow_remat": (lambda: Glow(levels=2, steps=2, width=8, remat=True), (2, 8, 8, 1)),
+    "glow_loop_remat_lax": (
+        lambda: Glow(levels=2, steps=2, width=8, scan=False, remat=True, conv="lax"),
+        (4, 4, 4, 2)),
     "mlp_coupling": (lambda: MLPCoupling(hidden=16, depth=2), (3, 5)),
     "reverse": (lambda: Reverse(), (3, 5)),
     "mlp_flow": (lambda: MLPFlow(layers=3, hidden=16, depth=2), (6, 4)),

@@ -157,7 +157,9 @@ BAD_INPUTS = [
     ("log_prob", (np.zeros((2, 16, 16, 1), np.uint8),), "must be 8x8"),
     ("log_prob", (np.zeros((8, 8, 1), np.uint8),), r"shape \(n, H, W, C\)"),
     ("log_prob", (np.full((1, 8, 8, 1), np.nan, np.float32),), "non-finite"),
-    ("log_prob", (np.full((1, 8, 8, 1), 1.5, np.float32),), r"float images must lie in \[0, 1\]"),
+    ("log_prob", (np.full((1, 8, 8, 1), 255.0, np.float32),),
+     r"float images must lie in the data scale \[0, 1\].*0\.\.255 floats"),
+    ("embed", (np.full((1, 8, 8, 1), -2.5, np.float32),), r"accepted: \[-2, 3\]"),
     ("log_prob", (np.full((1, 8, 8, 1), 256, np.int32),), r"\[0, 256\)"),
     ("log_prob", (np.full((1, 8, 8, 1), -1, np.int32),), r"\[0, 256\)"),
     ("log_prob", (np.zeros((0, 8, 8, 1), np.uint8),), "empty"),
@@ -244,3 +246,25 @@ def test_with_variables_reuses_the_compiled_functions(tiny_models):
     # the other variables are really used
     assert not np.allclose(other.log_prob(images), model.with_variables(
         jax.tree.map(lambda a: a * 0.9, model.variables)).log_prob(images))
+
+
+@pytest.mark.parametrize("name", ["nif64-mnist32", "nif64-mnist28-3bit"])
+def test_what_decode_returns_every_method_accepts(name):
+    """decode's output (data scale, neither clipped nor quantised) is valid input to embed,
+    log_prob and reconstruct; embed undoes decode on the manifold. A logit model
+    (nif64-mnist28-3bit) has density 0 outside its domain: log_prob says -inf there, embed
+    still projects."""
+    import nif_zoo
+
+    model = nif_zoo.load(name)
+    z = np.random.default_rng(0).standard_normal((6, model.latent_dim)).astype(np.float32)
+    y = model.decode(z, s=0.0)
+    if model.config.get("logit") is None:
+        assert y.min() < 0.0 and y.max() > 1.0  # outside [0, 1]: the case at hand
+    np.testing.assert_allclose(model.embed(y), z, atol=1e-3)
+    assert np.all(np.isfinite(model.log_prob(y)))
+    assert model.reconstruct(y).shape == y.shape
+    if model.config.get("logit") is not None:
+        outside = np.full((1,) + model.image_shape, -0.2, np.float32)
+        assert model.log_prob(outside)[0] == -np.inf
+        assert np.all(np.isfinite(model.embed(outside)))

@@ -37,11 +37,15 @@ def test_sample_decode_embed_and_bounds(model):
     np.testing.assert_allclose(m.embed(on), z, atol=1e-3)  # a projection
     noisy = m.decode(z, s=0.5, seed=3)
     assert not np.allclose(noisy, on)
-    np.testing.assert_array_equal(noisy, m.decode(z, s=0.5, seed=3, batch_size=2))
+    # the same draws whatever the batch (per-example keys); float rounding may differ when
+    # batches are split over several devices
+    np.testing.assert_allclose(noisy, m.decode(z, s=0.5, seed=3, batch_size=2), rtol=1e-5,
+                               atol=1e-5)
     samples = m.sample(6, temperature=0.8, s=0.2, seed=4)
     assert samples.shape == (6, 8, 8, 1) and samples.dtype == np.uint8
-    np.testing.assert_array_equal(samples, m.sample(6, temperature=0.8, s=0.2, seed=4,
-                                                    batch_size=4))
+    other = m.sample(6, temperature=0.8, s=0.2, seed=4, batch_size=4)
+    diff = np.abs(samples.astype(int) - other)
+    assert diff.max() <= 1 and np.mean(diff != 0) < 0.01  # a rounding boundary at most
     # ELBO <= IW_K on average over seeds; log_prob is the IW bound with K = iw_samples
     elbo = np.mean([m.elbo(x, seed=k) for k in range(10)], axis=0)
     iw = np.mean([m.iw_bound(x, num_samples=32, seed=k) for k in range(10)], axis=0)

@@ -174,3 +174,37 @@ def test_upsample_ecm_is_monotone_and_one_block_is_dense_em():
     A_ref, lv_ref, _ = numpy_em(one[:, 0], W0, lv0[0], 3)
     np.testing.assert_allclose(np.asarray(W), A_ref, rtol=2e-3, atol=2e-3)
     np.testing.assert_allclose(np.asarray(lv)[0], lv_ref, rtol=2e-3, atol=2e-3)
+
+
+def test_principal_init_is_probabilistic_pca_and_never_below_the_standard_normal():
+    """Against scikit-learn's PCA (the same eigen-decomposition, its noise_variance_ is
+    Tipping & Bishop's sigma^2), and the likelihood against N(0, I) and against EM from it."""
+    from sklearn.decomposition import PCA
+
+    y = factor_data(n=600, dim=7, m=2, seed=3)
+    A, b, log_var = fa.principal_init([y[:250, None], y[250:, None]], 2)  # streamed in two
+    pca = PCA(n_components=2).fit(np.asarray(y, np.float64))
+    np.testing.assert_allclose(b[0], y.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(np.exp(log_var[0]), pca.noise_variance_ * (599 / 600), rtol=1e-4)
+    # the same model covariance as sklearn's probabilistic PCA (its covariance is unbiased)
+    cov = A @ A.T + np.diag(np.exp(log_var[0]))
+    np.testing.assert_allclose(cov, pca.get_covariance() * (599 / 600), rtol=1e-3, atol=1e-5)
+    start = mean_logpdf(y, A, b[0], log_var[0])
+    standard = float(np.mean(multivariate_normal(np.zeros(7), np.eye(7)).logpdf(y)))
+    assert start > standard
+    A2, b2, lv2, history = fa.fit(lambda: [y[:, None]], A, b, log_var, iterations=20)
+    assert history[0].mean_log_lik == pytest.approx(start, rel=1e-5)
+    assert history[-1].mean_log_lik >= history[0].mean_log_lik - 1e-4
+
+
+def test_principal_init_of_blocks_pools_their_covariance():
+    r = np.random.default_rng(0)
+    y = r.normal(size=(300, 4, 3)) @ np.diag([2.0, 1.0, 0.3]) + np.arange(12).reshape(4, 3)
+    A, b, log_var = fa.principal_init([y], 1)
+    np.testing.assert_allclose(b, y.mean(axis=0), rtol=1e-5, atol=1e-5)
+    centred = (y - y.mean(axis=0)).reshape(-1, 3)
+    eig = np.linalg.eigvalsh(centred.T @ centred / len(centred))[::-1]
+    np.testing.assert_allclose(np.exp(log_var), (eig[1] + eig[2]) / 2, rtol=1e-4)
+    np.testing.assert_allclose(np.sum(A ** 2), eig[0] - (eig[1] + eig[2]) / 2, rtol=1e-4)
+    with pytest.raises(ValueError, match="latent_dim must be in"):
+        fa.principal_init([y], 4)

@@ -1,0 +1,137 @@
+"""Pilot for the size of the flagship Glow (issue 20): held-out bits/dim per CPU-hour.
+
+Trains the NF of the 3-bit MNIST 28x28 setting (logit 0.05, 2 levels, clipping 5, ActNorm on
+1000 images, Adam lr 1e-3 after 200 warmup steps, constant, batch 64, seed 0) once per Glow
+size (K steps per level, conditioner width) for about the same wall-clock budget,
+evaluating bits/dim on 1000 *validation* images (uniform dequantisation, seed 0) every
+``--eval-every`` steps. The curve per step does not depend on the machine's load; the cost
+of a step does, so it is timed separately, quietly, after the runs (the jitted training
+step on the run's devices, median of 15, after compilation), and the table gives validation
+bits/dim at equal *quiet* training time (step = time x quiet steps/s, the last evaluation
+at or before it). Rerunning reuses finished runs and only re-times the steps.
+
+    python scripts/pilot_glow_size.py --minutes 6 --sizes 4x64 8x64 16x64 4x128 8x128 --out runs/pilot
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # benchmarks
+
+
+def config_for(steps_per_level: int, width: int, eval_every: int):
+    return {
+        "model": {"kind": "nf", "levels": 2, "steps": steps_per_level, "width": width,
+                  "logit": 0.05},
+        "data": {"dataset": "mnist", "image_shape": [28, 28, 1], "n_bits": 3,
+                 "eval_split": "validation", "eval_limit": 1000},
+        "train": {"batch_size": 64, "steps": 10 ** 6, "learning_rate": 1e-3,
+                  "warmup_steps": 200, "lr_schedule": "constant", "clip_norm": 5.0, "seed": 0,
+                  "init_images": 1000, "checkpoint_every": 0, "eval_every": eval_every,
+                  "keep_checkpoints": 1},
+    }
+
+
+def read_log(path: str):
+    """(eval records [(step, bpd)], {step: train_seconds}) of a metrics.jsonl."""
+    evals, seconds = [], {}
+    with open(path) as fh:
+        for line in fh:
+            record = json.loads(line)
+            if "eval_bpd" in record:
+                evals.append((record["step"], record["eval_bpd"]))
+            if "train_seconds" in record:
+                seconds[record["step"]] = record["train_seconds"]
+    return evals, seconds
+
+
+def quiet_images_per_s(steps_per_level: int, width: int, repeats: int = 15) -> float:
+    """Images/s of the pilot's training step (batch 64, 28x28x1, its devices), compiled."""
+    import jax
+    import numpy as np
+
+    from benchmarks.timing import median_seconds
+    from nif_zoo.recipe import make_config
+    from nif_zoo.train import sharding
+    from nif_zoo.train.loop import initial_state, load_datasets, initial_model, make_optimizer
+    from nif_zoo.train.loop import make_train_step
+
+    config = make_config(config_for(steps_per_level, width, 200))
+    train_data, _ = load_datasets(config)
+    model = initial_model(config, train_data)
+    optimizer = make_optimizer(config["train"])
+    mesh = sharding.data_mesh(None, 64)
+    step = make_train_step(model.module, optimizer, 3, 0)
+    holder = {"state": sharding.replicate(initial_state(model.variables, optimizer), mesh)}
+    batch = sharding.shard_batch(np.asarray(train_data.batch_at(0, 64, 0)), mesh)
+
+    def run():
+        holder["state"], metrics = step(holder["state"], batch)
+        jax.block_until_ready(metrics["loss_bpd"])
+
+    return 64 / median_seconds(run, repeats=repeats, warmup=2)
+
+
+def bpd_at_quiet_minute(evals, images_per_s: float, minute: float):
+    """The last validation bits/dim at or before ``minute`` of quiet training time."""
+    best = None
+    for step, bpd in evals:
+        if step * 64 / images_per_s <= 60 * minute:
+            best = bpd
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=6.0)
+    parser.add_argument("--sizes", nargs="+", default=["4x64", "8x64", "16x64", "4x128", "8x128"])
+    parser.add_argument("--eval-every", type=int, default=200)
+    parser.add_argument("--out", default="runs/pilot")
+    args = parser.parse_args(argv)
+    rows = []
+    for size in args.sizes:
+        k, width = (int(v) for v in size.split("x"))
+        run = os.path.join(args.out, size)
+        log = os.path.join(run, "metrics.jsonl")
+        if not os.path.exists(log):
+            os.makedirs(run, exist_ok=True)
+            with open(os.path.join(run, "pilot.json"), "w") as fh:
+                json.dump(config_for(k, width, args.eval_every), fh)
+            code = ("import json, sys; from nif_zoo.train import train; "
+                    "train(json.load(open(sys.argv[1])), sys.argv[2], progress=False)")
+            try:
+                subprocess.run([sys.executable, "-c", code, os.path.join(run, "pilot.json"),
+                                run], timeout=60 * args.minutes + 60)  # + compile and init
+            except subprocess.TimeoutExpired:
+                pass
+        evals, seconds = read_log(log)
+        with open(log) as fh:
+            speeds = [json.loads(line)["images_per_s"] for line in fh if "images_per_s" in line]
+        speeds = sorted(speeds[len(speeds) // 4:])  # past compile
+        rows.append((size, speeds[len(speeds) // 2] if speeds else float("nan"), evals, seconds))
+    quiet = {}
+    for size, *_ in rows:
+        k, width = (int(v) for v in size.split("x"))
+        quiet[size] = quiet_images_per_s(k, width)
+        print(f"{size}: {quiet[size]:.0f} images/s (quiet, timed step)", flush=True)
+    covered = min(max(s for s, _ in evals) * 64 / quiet[size] / 60
+                  for size, _, evals, _ in rows if evals)
+    marks = [covered * f for f in (0.25, 0.5, 0.75, 1.0)]
+    print(f"validation bits/dim (1000 images) at equal quiet training time (minutes); "
+          f"time of step k = k x 64 / quiet images/s")
+    print("| K x width | quiet images/s | logged images/s (shared) | "
+          + " | ".join(f"@ {m:.1f} min" for m in marks) + " | last step: bpd |")
+    print("|---" * (4 + len(marks)) + "|")
+    for size, speed, evals, seconds in rows:
+        cells = [bpd_at_quiet_minute(evals, quiet[size], m) for m in marks]
+        last = f"{evals[-1][0]}: {evals[-1][1]:.4f}" if evals else "-"
+        print(f"| {size} | {quiet[size]:.0f} | {speed:.0f} | "
+              + " | ".join("-" if c is None else f"{c:.4f}" for c in cells) + f" | {last} |")
+
+
+if __name__ == "__main__":
+    main()
