@@ -86,6 +86,8 @@ def test_results_do_not_depend_on_the_device_count():
 def test_training_falls_back_to_devices_that_divide_the_batch():
     from nif_zoo.train import sharding
 
-    with pytest.warns(RuntimeWarning, match="not divisible by the 4 devices; training on 2"):
-        assert sharding.dividing_count(4, 6) == 2
-    assert sharding.dividing_count(4, 8) == 4 and sharding.dividing_count(2, 7) == 1
+    with pytest.warns(RuntimeWarning, match="not divisible by the 4 devices; training on 3"):
+        assert sharding.dividing_count(4, 6) == 3
+    with pytest.warns(RuntimeWarning, match="training on 1 of them"):
+        assert sharding.dividing_count(2, 7) == 1
+    assert sharding.dividing_count(4, 8) == 4
