@@ -27,12 +27,13 @@ import contextlib
 import json
 import os
 import platform
-import statistics
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from benchmarks.timing import median_seconds
 
 RECIPES = ("nf-celeba64-3bit", "nif64-celeba64-3bit", "nf-cifar32-3bit", "nif64-cifar32-3bit")
 FORMS = ("lax", "matmul")
@@ -119,15 +120,6 @@ def recipe_config(name: str, tiny: bool):
     return config
 
 
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def peak_memory(device):
     try:
         stats = device.memory_stats()
@@ -164,8 +156,8 @@ def speed_row(name: str, form: str, tiny: bool, repeats: int):
     train()
     sample()
     compile_s = time.perf_counter() - start
-    train_s = median_seconds(train, repeats)
-    sample_s = median_seconds(sample, repeats)
+    train_s = median_seconds(train, repeats=repeats, warmup=0)  # warmed up above
+    sample_s = median_seconds(sample, repeats=repeats, warmup=0)
     return {"recipe": name, "conv": form, "batch": batch_size, "params": model.num_params,
             "train_img_s": batch_size / train_s, "sample_img_s": batch_size / sample_s,
             "compile_and_first_calls_s": compile_s,

@@ -29,6 +29,27 @@ def add_model_argument(sub):
                      help="hub branch, tag or commit (skips the bundled copy)")
 
 
+def add_image_file_arguments(sub, out: str):
+    """How image files are read (--fit) and the PNG written (--scale, --out)."""
+    sub.add_argument("--fit", default="resize", help="pad, crop, resize (default) or "
+                                                     "stride_crop to the model's image shape")
+    sub.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
+    sub.add_argument("--out", default=out, help=f"output PNG ({out})")
+
+
+def add_closed_form_fit_arguments(sub, what: str):
+    """The flags of a closed-form fit on the training split (refit-prior, nifify)."""
+    sub.add_argument("--out", required=True, help=f"folder for {what}")
+    sub.add_argument("--iterations", type=int, default=100, help="most EM steps (100)")
+    sub.add_argument("--tol", type=float, default=1e-3,
+                     help="stop when an EM step gains less (nats/image; 1e-3)")
+    sub.add_argument("--train-limit", type=int, default=None,
+                     help="first N training images (default: all)")
+    sub.add_argument("--test-limit", type=int, default=1000,
+                     help="held-out images for the before/after numbers (1000)")
+    sub.add_argument("--seed", type=int, default=0, help="dequantisation noise seed (0)")
+
+
 def add_dataset_arguments(sub):
     sub.add_argument("--dataset", default=None,
                      help="mnist, lfw_faces, fashion_mnist, cifar10, celeba or folder "
@@ -104,10 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the inputs (top row) above their reconstructions.")
     add_model_argument(rec)
     rec.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
-    rec.add_argument("--fit", default="resize", help="pad, crop, resize (default) or "
-                                                     "stride_crop to the model's image shape")
-    rec.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
-    rec.add_argument("--out", default="reconstructions.png", help="output PNG")
+    add_image_file_arguments(rec, "reconstructions.png")
 
     emb = sub.add_parser(
         "embed", help="latent codes of images or a dataset split to .npy",
@@ -148,15 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("model", metavar="RUN_OR_NAME",
                      help="a training run folder (nif-zoo train --out), a zoo name, a hub repo "
                           "id or a pretrained folder")
-    ref.add_argument("--out", required=True, help="folder for the refit model")
-    ref.add_argument("--iterations", type=int, default=100, help="most EM steps (100)")
-    ref.add_argument("--tol", type=float, default=1e-3,
-                     help="stop when an EM step gains less (nats/image; 1e-3)")
-    ref.add_argument("--train-limit", type=int, default=None,
-                     help="first N training images (default: all)")
-    ref.add_argument("--test-limit", type=int, default=1000,
-                     help="held-out images for the before/after numbers (1000)")
-    ref.add_argument("--seed", type=int, default=0, help="dequantisation noise seed (0)")
+    add_closed_form_fit_arguments(ref, "the refit model")
     ref.add_argument("--flow-steps", type=int, default=1000,
                      help="deep NIF: Adam steps refitting its low-dimensional flow to the "
                           "refit layer (1000; 0: none)")
@@ -174,15 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     nfy.add_argument("--latent-dim", type=int, required=True, help="M of the NIF")
     nfy.add_argument("--nif-form", choices=["dense", "upsample"], default="dense",
                      help="the Gaussian NIF layer: dense (default) or upsample")
-    nfy.add_argument("--out", required=True, help="folder for the NIF")
-    nfy.add_argument("--iterations", type=int, default=100, help="most EM steps (100)")
-    nfy.add_argument("--tol", type=float, default=1e-3,
-                     help="stop when an EM step gains less (nats/image; 1e-3)")
-    nfy.add_argument("--train-limit", type=int, default=None,
-                     help="first N training images (default: all)")
-    nfy.add_argument("--test-limit", type=int, default=1000,
-                     help="held-out images for the before/after numbers (1000)")
-    nfy.add_argument("--seed", type=int, default=0, help="dequantisation noise seed (0)")
+    add_closed_form_fit_arguments(nfy, "the NIF")
 
     itp = sub.add_parser(
         "interpolate", help="decode a path between two images' embeddings to a PNG strip",
@@ -195,10 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     itp.add_argument("--path", choices=["linear", "slerp"], default="linear")
     itp.add_argument("--s", type=float, default=0.0, help="noise scale s (0: on the manifold)")
     itp.add_argument("--seed", type=int, default=0, help="noise seed when s > 0 (0)")
-    itp.add_argument("--fit", default="resize", help="pad, crop, resize (default) or "
-                                                     "stride_crop to the model's image shape")
-    itp.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
-    itp.add_argument("--out", default="interpolation.png", help="output PNG")
+    add_image_file_arguments(itp, "interpolation.png")
 
     ood = sub.add_parser(
         "ood", help="AUROC of the outlier scores against out-of-distribution sets",

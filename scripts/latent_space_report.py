@@ -38,6 +38,7 @@ PAIRS = [  # (NF, M, its jointly trained NIF)
 OOD_MODELS = ["nf-mnist28-3bit", "nif64-mnist28-3bit", "posthoc:nf-mnist28-3bit:64",
               "nf-mnist32", "nif64-mnist32"]
 DENOISE = ["nf-mnist28-3bit", "nif64-mnist28-3bit", "posthoc:nf-mnist28-3bit:64"]
+PARTS = ("pairs", "denoising", "figures", "ood")
 
 
 def data_of(name):
@@ -76,6 +77,11 @@ def main(argv=None):
     parser.add_argument("--train-limit", type=int, default=None)
     parser.add_argument("--fid", action="store_true")
     parser.add_argument("--fid-samples", type=int, default=800)
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS),
+                        help="what to measure (default all); the other parts of an existing "
+                             "report.json are kept")
+    parser.add_argument("--pair-nfs", nargs="+", default=None,
+                        help="measure only the pairs of these NFs (default all)")
     parser.add_argument("--fid-pairs", nargs="+", default=["nf-mnist28-3bit"],
                         help="NF names whose pairs get FIDs (default nf-mnist28-3bit)")
     args = parser.parse_args(argv)
@@ -91,7 +97,12 @@ def main(argv=None):
         from nif_zoo.evaluate.fid import InceptionFeatures
 
         features = InceptionFeatures()
-    models, report = {}, {"pairs": [], "denoising": None, "ood": {}, "settings": vars(args)}
+    models, report = {}, {"pairs": [], "denoising": None, "ood": {}}
+    path = os.path.join(args.out, "report.json")
+    if os.path.isfile(path):  # keep the parts not measured this time
+        with open(path) as fh:
+            report.update(json.load(fh))
+    report["settings"] = vars(args)
 
     def get(name):
         if name not in models:
@@ -112,7 +123,10 @@ def main(argv=None):
                 models[name] = nif_zoo.load(name)
         return models[name]
 
-    for nf_name, m, joint in PAIRS:
+    wanted = [p for p in PAIRS if not args.pair_nfs or p[0] in args.pair_nfs]
+    for nf_name, m, joint in (wanted if "pairs" in args.parts else ()):
+        report["pairs"] = [rows for rows in report["pairs"]  # replaced below
+                           if not (rows[0]["model"] == nf_name and rows[-1]["M"] == m)]
         data = data_of(nf_name)
         test = evaluation_data(data, "test", args.test)
         pair_features = features if nf_name in args.fid_pairs else None
@@ -126,28 +140,31 @@ def main(argv=None):
     test = evaluation_data(data, "test", args.test)
     train = evaluation_data(data, "train", 10000)
     sigmas = (0.1, 0.2, 0.4)
-    report["denoising"] = denoise.denoising_rows({n: get(n) for n in DENOISE}, test.images,
-                                                 train.images, 3, sigmas=sigmas)
-    print(denoise.denoising_markdown(report["denoising"], sigmas, len(test)), flush=True)
-    # the denoising panel: clean, noisy (sigma 0.2), then each method's output
-    clean = denoise.unit(test.images[:10], 3)
-    noisy = denoise.noisy_versions(denoise.unit(test.images, 3), 0.2, 0)[:10]
-    pca = denoise.PCA(denoise.unit(train.images, 3), 64)
-    panel = [clean, np.clip(noisy, 0, 1)] + [get(n).reconstruct(noisy) for n in DENOISE] + [
-        pca.project(noisy)]
-    save_png(os.path.join(args.out, "denoising.png"), image_grid(
-        np.concatenate([quantize.quantize(p, 8) for p in panel]), n_bits=8, cols=10, scale=3))
-    # interpolation strips: three pairs of test digits, linear and slerp
-    strips = []
-    for a, b in ((0, 1), (2, 3), (4, 5)):
-        for name in ("nif64-mnist28-3bit", "posthoc:nf-mnist28-3bit:64", "nf-mnist28-3bit"):
-            for path in ("linear", "slerp"):
-                strips.append(get(name).interpolate(test.images[a], test.images[b], 8,
-                                                    path=path))
-    save_png(os.path.join(args.out, "interpolation.png"), image_grid(
-        np.concatenate([quantize.quantize(s, 3) for s in strips]), n_bits=3, cols=8, scale=3))
-
-    for name in OOD_MODELS:
+    if "denoising" in args.parts:
+        report["denoising"] = denoise.denoising_rows({n: get(n) for n in DENOISE}, test.images,
+                                                     train.images, 3, sigmas=sigmas)
+        print(denoise.denoising_markdown(report["denoising"], sigmas, len(test)), flush=True)
+    if "figures" in args.parts:
+        # the denoising panel: clean, noisy (sigma 0.2), then each method's output
+        clean = denoise.unit(test.images[:10], 3)
+        noisy = denoise.noisy_versions(denoise.unit(test.images, 3), 0.2, 0)[:10]
+        pca = denoise.PCA(denoise.unit(train.images, 3), 64)
+        panel = [clean, np.clip(noisy, 0, 1)] + [get(n).reconstruct(noisy) for n in DENOISE] + [
+            pca.project(noisy)]
+        save_png(os.path.join(args.out, "denoising.png"), image_grid(
+            np.concatenate([quantize.quantize(p, 8) for p in panel]), n_bits=8, cols=10,
+            scale=3))
+        # interpolation strips: three pairs of test digits, linear and slerp
+        strips = []
+        for a, b in ((0, 1), (2, 3), (4, 5)):
+            for name in ("nif64-mnist28-3bit", "posthoc:nf-mnist28-3bit:64", "nf-mnist28-3bit"):
+                for path in ("linear", "slerp"):
+                    strips.append(get(name).interpolate(test.images[a], test.images[b], 8,
+                                                        path=path))
+        save_png(os.path.join(args.out, "interpolation.png"), image_grid(
+            np.concatenate([quantize.quantize(s, 3) for s in strips]), n_bits=3, cols=8,
+            scale=3))
+    for name in (OOD_MODELS if "ood" in args.parts else ()):
         d = data_of(name.split(":")[1] if name.startswith("posthoc:") else name)
         t = evaluation_data(d, "test", args.test)
         report["ood"][name] = ood.ood_report(get(name), t.images, count=args.test)

@@ -1,15 +1,17 @@
 """Projection onto the learned manifold as a denoiser, measured.
 
 Test images x in the data scale (integer images at their bin centres) get Gaussian noise,
-x~ = x + sigma e, e ~ N(0, I) from ``seed`` (not clipped: a model sees the raw noisy image);
-every method maps x~ back to [0, 1] and is scored by
+x~ = clip(x + sigma e, 0, 1), e ~ N(0, I) from ``seed`` (clipped to the data's range, as a
+stored image would be: a model with the logit transform would otherwise see values at the
+edge of its domain, far outside anything it was trained on); every method maps x~ back to
+[0, 1] and is scored by
 
     PSNR = 10 log10(1 / mean((x - x_hat)^2))       (dB, peak 1; higher is better)
 
 * a model: ``x_hat = model.reconstruct(x~)``, decode(embed(x~), s = 0): a NIF projects onto
   its M-dimensional manifold, an NF reproduces the noise (its inverse is exact);
 * PCA with the same M, fitted on clean training images: x_hat = mean + U U^T (x~ - mean);
-* the noisy image itself, clipped to [0, 1] (the floor every method should beat).
+* the noisy image itself (the floor a denoiser should beat).
 """
 from __future__ import annotations
 
@@ -53,8 +55,9 @@ class PCA:
 
 
 def noisy_versions(clean, sigma: float, seed: int = 0) -> np.ndarray:
+    """clip(clean + sigma e, 0, 1), e drawn from (seed, sigma)."""
     r = np.random.default_rng([seed, int(round(sigma * 1e6))])
-    return (clean + sigma * r.standard_normal(clean.shape)).astype(np.float32)
+    return np.clip(clean + sigma * r.standard_normal(clean.shape), 0.0, 1.0).astype(np.float32)
 
 
 def denoising_rows(models: Dict[str, object], test_images, train_images, n_bits: int, *,
@@ -63,8 +66,8 @@ def denoising_rows(models: Dict[str, object], test_images, train_images, n_bits:
     model's M (once per M), and the noisy input."""
     clean = unit(test_images, n_bits)
     noisy = {s: noisy_versions(clean, s, seed) for s in sigmas}
-    rows = [{"method": "noisy input (clipped)", "latent_dim": None,
-             **{s: float(psnr(clean, np.clip(noisy[s], 0, 1)).mean()) for s in sigmas}}]
+    rows = [{"method": "noisy input", "latent_dim": None,
+             **{s: float(psnr(clean, noisy[s]).mean()) for s in sigmas}}]
     dims = []
     for name, model in models.items():
         rows.append({"method": name, "latent_dim": model.latent_dim,

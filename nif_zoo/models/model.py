@@ -458,6 +458,8 @@ class Model:
         y = self.decode(z, s=0.0, batch_size=batch_size)
         if np.issubdtype(arr.dtype, np.integer):
             return quantize.quantize(y, self.n_bits).astype(arr.dtype)
+        # as quantize does for integers: +inf (an overflowing inverse) -> 1, -inf and NaN -> 0
+        y = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(y, 0.0, 1.0).astype(arr.dtype)
 
     # ------------------------------------------------------------ the latent space, used

@@ -26,7 +26,8 @@ def test_rows_and_the_noise_draws(tiny_models):
     test = r.integers(0, 256, (6, 8, 8, 1), dtype=np.uint8)
     train = r.integers(0, 256, (30, 8, 8, 1), dtype=np.uint8)
     rows = denoising_rows({"nif": model}, test, train, 8, sigmas=(0.1, 0.4))
-    assert [row["method"] for row in rows] == ["noisy input (clipped)", "nif", "PCA-4"]
+    assert [row["method"] for row in rows] == ["noisy input", "nif", "PCA-4"]
     assert rows[0][0.1] > rows[0][0.4]  # more noise, lower PSNR
     np.testing.assert_array_equal(noisy_versions(np.zeros((2, 2)), 0.1, 3),
                                   noisy_versions(np.zeros((2, 2)), 0.1, 3))
+    assert noisy_versions(np.zeros((50, 2)), 0.4).min() == 0.0  # clipped to the data range
