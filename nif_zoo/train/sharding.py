@@ -18,6 +18,7 @@ filesystem or bucket), written once by orbax's multi-process protocol.
 from __future__ import annotations
 
 import os
+import warnings
 
 import jax
 import numpy as np
@@ -67,8 +68,6 @@ def dividing_count(num_devices: int, batch_size: int) -> int:
     """The most of ``num_devices`` that divide ``batch_size`` (a warning when not all)."""
     count = max(d for d in range(1, num_devices + 1) if batch_size % d == 0)
     if count < num_devices:
-        import warnings
-
         warnings.warn(f"batch size {batch_size} is not divisible by the {num_devices} "
                       f"devices; training on {count} of them", RuntimeWarning, stacklevel=3)
     return count
