@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_fid_arguments(p, default_samples):
         p.add_argument("--num-samples", type=int, default=default_samples,
-                       help=f"generated images per FID ({default_samples})")
+                       help=f"generated images per reported (test) FID ({default_samples})")
+        p.add_argument("--sweep-samples", type=int, default=None,
+                       help="generated images per FID of the s sweep (default: --num-samples)")
         p.add_argument("--s-grid", type=parse_floats, default=None,
                        help="s values to sweep, comma separated (the authors': 15 values "
                             "in 0..1.2)")
@@ -246,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--no-plots", action="store_true", help="skip the figures")
     cmp_.add_argument("--update-cards", action="store_true",
                       help="write the FIDs into checkpoints/NAME and model_cards/NAME.md")
-    add_fid_arguments(cmp_, 1000)
+    add_fid_arguments(cmp_, 2000)
 
     sep = sub.add_parser(
         "separability", help="k-NN accuracy of test embeddings (class separation)",
@@ -745,10 +747,11 @@ def run_tune_s(args):
     train_ref = fid.reference_statistics(data, "train", args.train_ref, features)
     test_ref = fid.reference_statistics(data, "test", args.test_ref, features)
     result = compare.tune_s(model, train_ref, test_ref, features, s_values(args),
-                            num_samples=args.num_samples, temperature=args.temperature,
-                            seed=args.seed, progress=True)
+                            num_samples=args.num_samples, sweep_samples=args.sweep_samples,
+                            temperature=args.temperature, seed=args.seed, progress=True)
     for row in result["sweep"]:
-        print(f"s = {row['s']:.3f}: FID (train) {row['fid']:.2f}")
+        print(f"s = {row['s']:.3f}: FID (train, {result['sweep_samples']} samples) "
+              f"{row['fid']:.2f}")
     print(f"{args.model}: best s = {result['best_s']}; test FID {result['test_fid_best_s']:.2f} "
           f"at best s, {result['test_fid_s1']:.2f} at s = 1 ({args.num_samples} samples, "
           f"t = {args.temperature}, {result['test_reference_images']} test images)")
@@ -760,7 +763,8 @@ def run_compare(args):
     from nif_zoo.comparison import run_comparison
 
     run_comparison(args.models, args.out, num_samples=args.num_samples,
-                   s_values=s_values(args), temperature=args.temperature,
+                   sweep_samples=args.sweep_samples, s_values=s_values(args),
+                   temperature=args.temperature,
                    train_limit=args.train_ref, test_limit=args.test_ref, seed=args.seed,
                    features=fid.InceptionFeatures(device=args.device),
                    plots=not args.no_plots, update_cards=args.update_cards)

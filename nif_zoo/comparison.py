@@ -5,6 +5,7 @@ s = 1 and at the tuned s, the figures, and (optionally) the numbers into the mod
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Callable, Dict, Optional, Sequence
@@ -43,15 +44,59 @@ def model_bpd(name: str, model) -> Dict:
             "prior_fit": metrics.get("prior_fit")}
 
 
-def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 1000,
+CHECKERBOARD_SAMPLES = 200
+CHECKERBOARD_TEMPERATURE = 0.7
+
+
+def model_fingerprint(name: str) -> Optional[str]:
+    """A digest of the model's published files (its SHA256SUMS), or None when it is not a
+    bundled checkpoint: a cached result is reused only for the same weights."""
+    from nif_zoo.models import pretrained
+    from nif_zoo.zoo import hub
+
+    folder = hub.bundled_folder(name)
+    if folder is None:
+        return None
+    with open(os.path.join(folder, pretrained.MANIFEST), "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, features,
+                  settings: Dict, progress: bool) -> Dict:
+    """One row of the comparison: bits/dim (card), the s protocol, 5-NN accuracy of the test
+    embeddings, the Nyquist share of samples at t = 0.7, s = 0."""
+    from nif_zoo.evaluate.spectrum import checkerboard
+
+    tune = compare.tune_s(model, train_ref, test_ref, features, settings["s_values"],
+                          num_samples=settings["num_samples"],
+                          sweep_samples=settings["sweep_samples"],
+                          temperature=settings["temperature"], seed=settings["seed"],
+                          progress=progress)
+    knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
+           if test.labels is not None else None)
+    grid = None
+    if not (model.image_shape[0] % 2 or model.image_shape[1] % 2):  # the Nyquist bin exists
+        grid = checkerboard(model.sample(CHECKERBOARD_SAMPLES, s=0.0, seed=settings["seed"],
+                                         temperature=CHECKERBOARD_TEMPERATURE))
+    return {"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
+            **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid}
+
+
+def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 2000,
+                   sweep_samples: Optional[int] = None,
                    s_values: Sequence[float] = compare.PAPER_S_GRID, temperature: float = 1.0,
                    train_limit: int = 2000, test_limit: int = 2000, seed: int = 0,
                    features: Optional[Callable] = None, plots: bool = True,
                    update_cards: bool = False, progress: bool = True) -> Dict:
     """Evaluate ``names`` (zoo models on the same data); write comparison.md/.json and the
-    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards."""
+    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards.
+
+    Each model's row is saved to ``out_dir/models/NAME.json`` as soon as it is measured and
+    reused by a later call with the same settings and weights, so a killed run resumes
+    where it stopped."""
     import nif_zoo
     from nif_zoo.evaluate import fid as fid_lib
+    from nif_zoo.evaluate.spectrum import checkerboard
 
     names = list(names)
     data = shared_data_config(names)
@@ -62,22 +107,38 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 100
     test_ref = fid_lib.reference_statistics(data, "test", test_limit, features)
     models = {name: nif_zoo.load(name) for name in names}
     test = evaluation_data(data, "test", test_limit)
+    settings = {"num_samples": num_samples,
+                "sweep_samples": num_samples if sweep_samples is None else sweep_samples,
+                "temperature": temperature, "seed": seed,
+                "s_values": [float(s) for s in s_values],
+                "train_reference_images": train_ref["n"], "test_reference_images": test_ref["n"],
+                "checkerboard_samples": CHECKERBOARD_SAMPLES,
+                "checkerboard_temperature": CHECKERBOARD_TEMPERATURE,
+                "checkerboard_real": None if test.images.shape[1] % 2 or test.images.shape[2] % 2
+                else checkerboard(test.images[:CHECKERBOARD_SAMPLES])["nyquist_share"]}
+    os.makedirs(os.path.join(out_dir, "models"), exist_ok=True)
     rows = []
     for name, model in models.items():
-        say(f"{name}: FID sweep over s ({num_samples} samples each) ...")
-        tune = compare.tune_s(model, train_ref, test_ref, features, s_values,
-                              num_samples=num_samples, temperature=temperature, seed=seed,
-                              progress=progress)
-        knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
-               if test.labels is not None else None)
-        rows.append({"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
-                     **model_bpd(name, model), "tune": tune, "knn": knn})
+        path = os.path.join(out_dir, "models", f"{name}.json")
+        key = {"settings": settings, "weights": model_fingerprint(name)}
+        saved = None
+        if os.path.exists(path):
+            with open(path) as fh:
+                saved = json.load(fh)
+        if saved is not None and saved.get("key") == key:
+            say(f"{name}: measured before with these settings and weights ({path})")
+            row = saved["row"]
+        else:
+            say(f"{name}: FID sweep over s ({settings['sweep_samples']} samples each) ...")
+            row = json.loads(json.dumps(measure_model(  # as a rerun would read it back
+                name, model, train_ref, test_ref, test, features, settings, progress)))
+            with open(path + ".tmp", "w") as fh:
+                json.dump({"key": key, "row": row}, fh, indent=2)
+            os.replace(path + ".tmp", path)
+        rows.append(row)
+        tune = row["tune"]
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
             f"{tune['test_fid_s1']:.2f} at s = 1")
-    settings = {"num_samples": num_samples, "temperature": temperature, "seed": seed,
-                "s_values": [float(s) for s in s_values],
-                "train_reference_images": train_ref["n"], "test_reference_images": test_ref["n"]}
-    os.makedirs(out_dir, exist_ok=True)
     table = compare.comparison_markdown(rows, settings)
     claims = compare.claims_markdown(rows)
     summary = compare.summarise(rows)
@@ -109,6 +170,7 @@ def compare_command(names, settings) -> str:
     """The ``nif-zoo compare`` command line that measures these settings."""
     grid = ",".join(f"{v:g}" for v in settings["s_values"])
     return (f"nif-zoo compare {' '.join(names)} --num-samples {settings['num_samples']} "
+            f"--sweep-samples {settings.get('sweep_samples', settings['num_samples'])} "
             f"--s-grid {grid} --temperature {settings['temperature']:g} "
             f"--train-ref {settings['train_reference_images']} "
             f"--test-ref {settings['test_reference_images']} --seed {settings['seed']}")

@@ -14,7 +14,7 @@ import platform
 from typing import Any, Dict, Optional
 
 from nif_zoo.evaluate.prior_fit import prior_fit
-from nif_zoo.recipe import make_config as make_train_config
+from nif_zoo.recipe import complete_record
 from nif_zoo.models import pretrained
 from nif_zoo.zoo import cards, registry
 
@@ -69,8 +69,8 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
 
     entry = registry.get_entry(name)
     with open(os.path.join(run_dir, "config.json")) as fh:
-        # merged over today's defaults: a run written before a setting existed had its default
-        run_config = make_train_config(json.load(fh))
+        # a run written before a setting existed ran with its value of then (complete_record)
+        run_config = complete_record(json.load(fh))
     for section in ("model", "data", "train"):
         if run_config[section] != entry.config[section]:
             raise ValueError(f"{run_dir} was not trained with nif_zoo/configs/{name}.yaml "

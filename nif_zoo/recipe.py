@@ -11,7 +11,8 @@ and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and `
            init_images (ActNorm's data-dependent initialisation sees this many training
            images, the first of the first epoch's order; 0: the first batch),
            ema_decay (> 0: keep an exponential moving average of the weights with this
-           decay, e.g. 0.999; evaluation, the trained model and publication use it; 0: none),
+           decay; evaluation, the trained model and publication use it; 0: none; default
+           0.999, chosen from the flagship NF's curve: docs/results/ema/ema.md),
            refit_every (a NIF: every this many steps, and so at the last step when it is
            a multiple, refit the Gaussian layer in closed form on the whole training split
            with up to refit_iterations EM steps, :mod:`nif_zoo.train.refit`; 0: never)
@@ -46,9 +47,17 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
               "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
               "refit_every": 0, "refit_iterations": 20, "init_images": 0,
-              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.0},
+              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.999},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
             "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0},
+}
+
+
+# Settings whose default changed after records were written without them: a record (a
+# bundled training.json, an old run's config.json) that lacks one ran with the value here,
+# not with today's default.
+LEGACY_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "train": {"ema_decay": 0.0},  # the moving average became the default in issue 20
 }
 
 
@@ -63,7 +72,7 @@ def merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
             unknown = sorted(set(values) - set(DEFAULTS[section]))
             if unknown:
                 raise ValueError(f"unknown {section} keys {unknown}; known: {sorted(DEFAULTS[section])}")
-        out[section].update(values)
+        out.setdefault(section, {}).update(values)
     return out
 
 
@@ -104,6 +113,14 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
     if not isinstance(t["ema_decay"], (int, float)) or not 0 <= t["ema_decay"] < 1:
         raise ValueError(f"train.ema_decay must be in [0, 1) (0: no average); got {t['ema_decay']!r}")
     return config
+
+
+def complete_record(record: Dict[str, Any]) -> Dict[str, Any]:
+    """The full config of a *recorded* run (training.json, a run's config.json): settings
+    the record lacks take the value they had when it was written (``LEGACY_DEFAULTS``),
+    then today's defaults (settings added since took their default, which is what the run
+    did)."""
+    return make_config(merge(LEGACY_DEFAULTS, record or {}))
 
 
 def save_config(config: Dict[str, Any], path: str):

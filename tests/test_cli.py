@@ -124,7 +124,7 @@ def test_tune_s_and_compare_commands(tmp_path, monkeypatch, capsys, stub_feature
     common = ["--num-samples", "20", "--s-grid", "0,1", "--train-ref", "30", "--test-ref", "10"]
     assert cli.main(["tune-s", "nif32-lfw24", *common]) == 0
     out = capsys.readouterr().out
-    assert "s = 0.000: FID (train)" in out and "s = 1.000: FID (train)" in out
+    assert "s = 0.000: FID (train, 20 samples)" in out and "s = 1.000: FID (train" in out
     assert "nif32-lfw24: best s = " in out and "(20 samples, t = 1.0, 10 test images)" in out
     assert cli.main(["compare", "nf-lfw24", "nif32-lfw24", "--out", str(tmp_path / "r"),
                      "--no-plots", *common]) == 0

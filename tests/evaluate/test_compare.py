@@ -45,6 +45,14 @@ def test_tune_s_picks_the_training_argmin_and_tests_with_fresh_samples(faces_ref
     assert result["test_fid_s1"] == pytest.approx(at_one)
     entries = compare.card_fid_entries(result)
     assert any(f"tuned s={best['s']:.2f}" in k for k in entries)
+    # the sweep's sample count apart from the reported FIDs' (the flagship protocol)
+    cheap = compare.tune_s(nif, ref, ref, features, grid, num_samples=40, sweep_samples=20,
+                           seed=3)
+    assert cheap["sweep"] == compare.sweep_s(nif, ref, features, grid, num_samples=20, seed=3)
+    assert (cheap["sweep_samples"], cheap["num_samples"]) == (20, 40)
+    cheap_best = min(cheap["sweep"], key=lambda r: r["fid"])["s"]
+    assert cheap["test_fid_best_s"] == pytest.approx(
+        fid.model_fid(nif, ref, features, num_samples=40, s=cheap_best, seed=4))
 
 
 def test_models_on_different_data_are_refused():
@@ -57,13 +65,21 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
     monkeypatch.setenv("NIF_ZOO_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"
     report = run_comparison(["nf-lfw24", "nif32-lfw24"], str(out), num_samples=30,
-                            s_values=[0.0, 0.5, 1.0], train_limit=90, test_limit=10,
-                            features=stub_features(), progress=False)
+                            sweep_samples=20, s_values=[0.0, 0.5, 1.0], train_limit=90,
+                            test_limit=10, features=stub_features(), progress=False)
     assert {"comparison.md", "comparison.json", "fid_vs_s.png", "temperature_grid.png",
             "s_grid.png"} <= set(os.listdir(out))
     table = (out / "comparison.md").read_text()
     assert "| nf-lfw24 | nf | 576 |" in table and "| nif32-lfw24 | nif | 32 |" in table
     assert "30 samples at t = 1.0 against 10 test images" in table
+    assert "best s chosen by FID of 20 samples against 90 training images" in table
+    # the checkerboard column: the Nyquist share of 200 samples at t = 0.7, s = 0
+    from nif_zoo.evaluate.spectrum import checkerboard
+    nif_share = checkerboard(nif_zoo.load("nif32-lfw24").sample(200, temperature=0.7, s=0.0))
+    assert report["rows"][1]["checkerboard"]["nyquist_share"] == pytest.approx(
+        nif_share["nyquist_share"])
+    assert table.splitlines()[3].endswith(f"| {nif_share['nyquist_share']:.3f} |")
+    assert "(real test images: " in table
     saved = json.loads((out / "comparison.json").read_text())
     assert saved["rows"][1]["tune"]["best_s"] in (0.0, 0.5, 1.0)
     assert report["rows"][0]["bpd"] == pytest.approx(
@@ -72,6 +88,19 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
     for name in ("fid_vs_s.png", "temperature_grid.png", "s_grid.png"):
         with Image.open(out / name) as img:
             assert img.size[0] > 200 and img.size[1] > 100
+    # a rerun with the same settings and weights reuses every measured row (a killed run
+    # resumes); other settings measure again
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("measured again")
+    monkeypatch.setattr(compare, "tune_s", no_measuring)
+    again = run_comparison(["nf-lfw24", "nif32-lfw24"], str(out), num_samples=30,
+                           sweep_samples=20, s_values=[0.0, 0.5, 1.0], train_limit=90,
+                           test_limit=10, features=stub_features(), progress=False, plots=False)
+    assert again["rows"] == report["rows"]
+    with pytest.raises(AssertionError, match="measured again"):
+        run_comparison(["nf-lfw24"], str(out), num_samples=31, sweep_samples=20,
+                       s_values=[0.0, 0.5, 1.0], train_limit=90, test_limit=10,
+                       features=stub_features(), progress=False, plots=False)
 
 
 def test_s_grid_columns_share_z_and_noise(tmp_path, monkeypatch):

@@ -31,3 +31,21 @@ def test_summary_and_bad_shapes():
         nyquist_share(np.zeros((2, 5, 4)))
     with pytest.raises(ValueError, match="expected images"):
         nyquist_share(np.zeros((4, 4)))
+
+
+def test_prior_fit_diagnostics_carry_the_checkerboard():
+    """eval --diagnostics and publish read the Nyquist share of samples at t = 0.7, s = 0 and
+    of the held-out images beside the prior fit; the card shows it."""
+    import nif_zoo
+    from nif_zoo.data.sources import load_dataset
+    from nif_zoo.evaluate.prior_fit import describe, prior_fit
+    from nif_zoo.zoo.cards import prior_fit_rows
+
+    model = nif_zoo.load("nif32-lfw24")
+    faces = load_dataset("lfw_faces", "test", image_shape=(24, 24, 1), n_bits=5).images
+    stats = prior_fit(model, faces, num_samples=50, seed=2)
+    samples = model.sample(50, temperature=0.7, s=0.0, seed=2)
+    assert stats["nyquist_share"] == pytest.approx(nyquist_share(samples).mean())
+    assert stats["nyquist_share_heldout"] == pytest.approx(nyquist_share(faces).mean())
+    assert "checkerboard (Nyquist share) of samples at t = 0.7" in describe(stats)
+    assert prior_fit_rows(stats)[-1].endswith(f"| {stats['nyquist_share']:.3f} |")

@@ -109,9 +109,12 @@ def test_non_finite_gradients_are_skipped_then_stop_the_run(tmp_path, monkeypatc
     monkeypatch.setattr(loop, "bpd_loss", poisoned)
     with pytest.raises(TrainingDiverged, match="3 non-finite gradients in a row"):
         train(cfg, str(tmp_path / "run"), resume=True, progress=False)
-    # the updates were skipped: the last checkpoint still holds the good parameters
-    kept = load_trained(str(tmp_path / "run"))
-    for a, b in zip(leaves(kept.variables["params"]), leaves(first.model.variables["params"])):
+    # the updates were skipped: the last checkpoint still holds the good parameters (the
+    # optimiser's; the moving average keeps averaging them in)
+    good = load_trained(str(tmp_path / "run"), step=2, weights="raw")
+    kept = load_trained(str(tmp_path / "run"), weights="raw")
+    assert first.final_step == 2
+    for a, b in zip(leaves(kept.variables["params"]), leaves(good.variables["params"])):
         np.testing.assert_array_equal(a, b)
         assert np.all(np.isfinite(a))
 
@@ -168,6 +171,56 @@ def test_four_devices_match_one_device(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "MATCH" in out.stdout
+
+
+def test_moving_average_of_the_weights():
+    """ema_params follow a <- d a + (1 - d) p with TensorFlow's warm-up d = min(decay,
+    (1 + k) / (10 + k)) at update k, from the initial params; without ema_decay there is none."""
+    cfg = make_config(tiny(train={"ema_decay": 0.5}))
+    data, _ = loop.load_datasets(cfg)
+    model = loop.initial_model(cfg, data)
+    optimizer = loop.make_optimizer(cfg["train"])
+    step = loop.make_train_step(model.module, optimizer, 8, 7, 0.5)
+    state = loop.initial_state(model.variables, optimizer, ema=True)
+    expected = leaves(model.variables["params"])
+    for k in range(4):
+        state, _ = step(state, data.batch_at(k, 16, 7))
+        d = min(0.5, (1 + k) / (10 + k))
+        expected = [d * a + (1 - d) * p for a, p in zip(expected, leaves(state["params"]))]
+        for a, b in zip(leaves(state["ema_params"]), expected):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert "ema_params" not in loop.initial_state(model.variables, optimizer, ema=False)
+    assert make_config(tiny())["train"]["ema_decay"] == 0.999  # the default
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        make_config(tiny(train={"ema_decay": 1.0}))
+
+
+def test_training_logs_and_publishes_the_average_with_the_raw_weights_beside(tmp_path):
+    run = str(tmp_path / "run")
+    result = train(tiny(train={"steps": 10, "eval_every": 10, "ema_decay": 0.9}), run,
+                   progress=False)
+    ema, raw = load_trained(run), load_trained(run, weights="raw")
+    for a, b in zip(leaves(result.model.variables), leaves(ema.variables)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in
+               zip(leaves(ema.variables["params"]), leaves(raw.variables["params"])))
+    (record,) = [h for h in result.history if "eval_bpd" in h]
+    eval_data = loop.load_datasets(make_config(tiny()))[1]
+    assert record["eval_weights"] == "ema"
+    assert record["eval_bpd"] == pytest.approx(ema.bits_per_dim(eval_data.images, key=7))
+    assert record["eval_bpd_raw"] == pytest.approx(raw.bits_per_dim(eval_data.images, key=7))
+    with pytest.raises(ValueError, match="weights must be one of"):
+        load_trained(run, weights="average")
+
+
+def test_records_without_ema_decay_ran_without_the_average():
+    """A record written before the moving average became the default ran without one."""
+    from nif_zoo.recipe import complete_record
+
+    old = tiny()
+    assert complete_record(old)["train"]["ema_decay"] == 0.0
+    assert complete_record(tiny(train={"ema_decay": 0.99}))["train"]["ema_decay"] == 0.99
+    assert make_config(old)["train"]["ema_decay"] == 0.999
 
 
 def test_logged_metrics_are_typed_by_dtype_not_by_name():

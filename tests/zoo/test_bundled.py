@@ -13,7 +13,7 @@ import nif_zoo
 from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
 from nif_zoo.models.config import ModelConfig
 from nif_zoo.models.factory import model_config as make_config
-from nif_zoo.recipe import make_config as make_train_config
+from nif_zoo.recipe import complete_record
 from nif_zoo.models import pretrained
 from nif_zoo.zoo import hub, registry
 
@@ -50,9 +50,9 @@ def test_bundled_model_matches_its_registry_entry(name):
     assert ModelConfig.from_dict(config) == make_config(
         image_shape=d["image_shape"], n_bits=d["n_bits"], seed=entry.config["train"]["seed"],
         **entry.config["model"])
-    # the training record, merged over today's defaults (settings added since it was written
-    # take their defaults, which is what the run did), is the registry's config
-    recorded = make_train_config(pretrained.read_json(folder, "training.json"))
+    # the training record, completed (settings added since it was written take the value
+    # they had then, which is what the run did), is the registry's config
+    recorded = complete_record(pretrained.read_json(folder, "training.json"))
     assert json.loads(json.dumps(recorded)) == json.loads(json.dumps(entry.config))
     metrics = pretrained.read_json(folder, "metrics.json")
     assert metrics["train_steps"] == entry.config["train"]["steps"]
