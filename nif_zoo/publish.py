@@ -199,7 +199,8 @@ def update_readme(path: Optional[str] = None) -> bool:
 
 def update_metrics(name: str, extra: Dict[str, Any], *, cards_root: Optional[str] = None) -> str:
     """Add measured numbers (e.g. FIDs) to a bundled model's metrics.json, re-render its
-    card (checkpoint README and model_cards/NAME.md) and its SHA256SUMS; weights untouched."""
+    card (checkpoint README and model_cards/NAME.md) with the registry entry's zoo section
+    (also written to its training record), and its SHA256SUMS; weights untouched."""
     from nif_zoo.zoo.hub import bundled_folder
 
     entry = registry.get_entry(name)
@@ -210,6 +211,15 @@ def update_metrics(name: str, extra: Dict[str, Any], *, cards_root: Optional[str
     config = pretrained.read_json(folder, pretrained.CONFIG)
     card = card_for(entry, config, metrics)
     pretrained.verify(folder)
+    training = pretrained.read_json(folder, pretrained.TRAINING)
+    if training is not None:  # the record's zoo section (summary, limitations) follows the entry
+        recorded = complete_record(training)
+        for section in ("model", "data", "train"):
+            if recorded[section] != entry.config[section]:
+                raise ValueError(f"{folder} was not trained with nif_zoo/configs/{name}.yaml "
+                                 f"(its {section} section differs); publish it again")
+        pretrained.write_json(os.path.join(folder, pretrained.TRAINING),
+                              {**training, "zoo": entry.config["zoo"]})
     pretrained.write_json(os.path.join(folder, pretrained.METRICS), metrics)
     with open(os.path.join(folder, pretrained.CARD), "w") as fh:
         fh.write(card)

@@ -15,6 +15,11 @@ samples per cell, seed 0) beside real digits in the same preprocessing:
     python scripts/checkerboard_study.py --part models
     python scripts/checkerboard_study.py --part ablation --steps 3000 --out runs/checkerboard
     python scripts/checkerboard_study.py --part all --md docs/results/checkerboard.md
+    python scripts/checkerboard_study.py --part cards   # the share into every bundled card
+
+``cards`` measures what ``nif-zoo publish`` measures for a new model (the Nyquist share of
+1000 samples at t = 0.7, s = 0, seed 0, and of the card's held-out images) for the bundled
+models published before it did, and writes it into their metrics and cards.
 """
 from __future__ import annotations
 
@@ -109,6 +114,51 @@ def models_part(out: str) -> List[str]:
     return rows
 
 
+def cards_part() -> List[str]:
+    import nif_zoo
+    from nif_zoo.evaluate.likelihood import evaluation_data
+    from nif_zoo.evaluate.prior_fit import checkerboard_statistics
+    from nif_zoo.models import pretrained
+    from nif_zoo.publish import update_metrics
+    from nif_zoo.zoo import hub, registry
+
+    rows = ["| model | samples at t = 0.7, s = 0 | held-out images |", "|---|---|---|"]
+    for name in nif_zoo.list_models(pretrained_only=True):
+        folder = hub.bundled_folder(name)
+        metrics = pretrained.read_json(folder, pretrained.METRICS, {})
+        data = registry.get_entry(name).config["data"]
+        heldout = evaluation_data(data, metrics.get("split", "test"), metrics.get("images"))
+        stats = checkerboard_statistics(nif_zoo.load(name), heldout.images, seed=0)
+        if not stats:
+            continue
+        update_metrics(name, {"prior_fit": {**(metrics.get("prior_fit") or {}), **stats}})
+        rows.append(f"| {name} | {stats['nyquist_share']:.3f} | "
+                    f"{stats['nyquist_share_heldout']:.3f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def figure_part(out: str, steps: int, path: str) -> List[str]:
+    """8 samples (t = 0.7, s = 0, seed 1, the same latents) of every trained variant, one row
+    each, at their own bit depth shown on the same gray scale."""
+    from nif_zoo.evaluate.images import to_uint8
+    from nif_zoo.evaluate.plots import _show_rows
+    from nif_zoo.train import load_trained
+
+    rows, labels = [], []
+    for name in VARIANTS:
+        run = os.path.join(out, slug(name))
+        if not os.path.isdir(os.path.join(run, "checkpoints")):
+            continue
+        model = load_trained(run, step=steps)
+        samples = np.asarray(model.sample(8, temperature=0.7, s=0.0, seed=1))
+        rows.append(to_uint8(samples, model.n_bits))
+        labels.append(name)
+    _show_rows(rows, labels, [""] * 8, 8, path,
+               f"NF samples at t = 0.7, s = 0 after {steps} steps (scripts/checkerboard_study.py)")
+    return [f"![ablation samples]({os.path.basename(path)})"]
+
+
 def ablation_part(out: str, steps: int) -> List[str]:
     from nif_zoo.evaluate.images import image_grid, save_png
     from nif_zoo.train import load_trained, train
@@ -156,7 +206,10 @@ def ablation_part(out: str, steps: int) -> List[str]:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("models", "ablation", "all"), default="all")
+    parser.add_argument("--part", choices=("models", "ablation", "all", "cards", "figure"),
+                        default="all")
+    parser.add_argument("--figure", default="docs/results/checkerboard/ablation.png",
+                        help="--part figure: where the samples of the variants go")
     parser.add_argument("--steps", type=int, default=3000,
                         help="training steps of every ablation run (a multiple of 1000)")
     parser.add_argument("--out", default="runs/checkerboard")
@@ -169,6 +222,10 @@ def main(argv=None):
     if args.part in ("models", "all"):
         lines += ["Bundled models, Nyquist share of samples vs temperature:", ""]
         lines += models_part(args.out) + [""]
+    if args.part == "figure":
+        lines += figure_part(args.out, args.steps, args.figure)
+    if args.part == "cards":
+        lines += ["Bundled models' cards:", ""] + cards_part() + [""]
     if args.part in ("ablation", "all"):
         lines += [f"NF ablation ({args.steps} steps each, K = 4, width 64, batch 64, lr 1e-3 "
                   "cosine, seed 0), one factor at a time from the 8-bit set's setting:", ""]

@@ -55,7 +55,7 @@ def test_publish_refits_and_reports_the_refit_model(zoo_with_a_run, monkeypatch)
     # the last training evaluation is the "before" number (same images, noise, bound)
     assert metrics["eval_curve"][-1][1] == pytest.approx(refit["test_bpd_before"], abs=1e-4)
     card = (root / "cards" / "nif4-lfw8.md").read_text()
-    assert "refit" in card and f"{metrics['test_bpd']:.3f}" in card
+    assert "refit" in card and f"{metrics['test_bpd']:.4f}" in card  # the card's rounding
     # the parameters changed: b is the mean Glow latent now
     trained = nif_zoo.train.load_trained(run)
     assert not np.allclose(model.variables["params"]["prior"]["b"],
@@ -71,3 +71,40 @@ def test_publish_refuses_a_run_of_another_config(zoo_with_a_run, monkeypatch, tm
         publish.publish(run, "nif4-lfw8", checkpoints_root=str(tmp_path / "c"),
                         cards_root=str(tmp_path / "m"), progress=False)
     assert json.loads((root / "runs" / "nif4-lfw8" / "config.json").read_text())
+
+
+def test_update_metrics_adds_numbers_and_follows_the_entrys_zoo_section(zoo_with_a_run,
+                                                                         monkeypatch, tmp_path):
+    """Measured numbers (FIDs, diagnostics) join a published model's metrics; the card and the
+    training record take the registry entry's zoo text; the weights and SHA256SUMS stay valid."""
+    from nif_zoo.zoo import hub
+
+    root, configs, run = zoo_with_a_run
+    monkeypatch.setattr(registry, "CONFIG_DIR", configs)
+    checkpoints, cards = tmp_path / "checkpoints", tmp_path / "cards"
+    folder = publish.publish(run, "nif4-lfw8", checkpoints_root=str(checkpoints),
+                             cards_root=str(cards), progress=False)
+    weights = nif_zoo.load(folder).variables
+    noted = dict(CONFIG, zoo=dict(CONFIG["zoo"], limitations="Samples show a checkerboard."))
+    (tmp_path / "nif4-lfw8.yaml").write_text(yaml.safe_dump(noted))
+    monkeypatch.setattr(registry, "CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("NIF_ZOO_CHECKPOINTS", str(checkpoints))
+    assert hub.bundled_folder("nif4-lfw8") == folder
+    publish.update_metrics("nif4-lfw8", {"fid": {"test, s=1": 12.5}}, cards_root=str(cards))
+    pretrained.verify(folder)
+    metrics = pretrained.read_json(folder, pretrained.METRICS)
+    assert metrics["fid"] == {"test, s=1": 12.5} and "test_bpd" in metrics
+    card = (cards / "nif4-lfw8.md").read_text()
+    assert "Samples show a checkerboard." in card and "12.50" in card
+    assert card == open(f"{folder}/{pretrained.CARD}").read()
+    record = pretrained.read_json(folder, pretrained.TRAINING)
+    assert record["zoo"]["limitations"] == "Samples show a checkerboard."
+    for a, b in zip(np.asarray(nif_zoo.load(folder).variables["params"]["prior"]["b"]),
+                    np.asarray(weights["params"]["prior"]["b"])):
+        np.testing.assert_array_equal(a, b)
+    retrained = dict(noted, train=dict(CONFIG["train"], steps=5))
+    (tmp_path / "other").mkdir()  # the registry reads a folder once
+    (tmp_path / "other" / "nif4-lfw8.yaml").write_text(yaml.safe_dump(retrained))
+    monkeypatch.setattr(registry, "CONFIG_DIR", str(tmp_path / "other"))
+    with pytest.raises(ValueError, match="its train section differs"):
+        publish.update_metrics("nif4-lfw8", {}, cards_root=str(cards))

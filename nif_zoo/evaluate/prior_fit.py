@@ -57,16 +57,25 @@ def prior_fit(model, heldout_images, *, num_samples: int = 1000, seed: int = 0,
                            batch_size=batch_size)
     stats.update(empty_fraction=float(np.mean(empty_mask(samples, model.n_bits))),
                  empty_samples=int(num_samples), empty_seed=int(seed))
-    h, w = np.shape(heldout_images)[1:3]
-    if not (h % 2 or w % 2):
-        from nif_zoo.evaluate.spectrum import nyquist_share
-
-        cool = model.sample(num_samples, temperature=CHECKERBOARD_TEMPERATURE, s=0.0, seed=seed,
-                            batch_size=batch_size)
-        stats.update(nyquist_share=float(nyquist_share(cool).mean()),
-                     nyquist_share_heldout=float(nyquist_share(heldout_images).mean()),
-                     nyquist_temperature=CHECKERBOARD_TEMPERATURE)
+    stats.update(checkerboard_statistics(model, heldout_images, num_samples=num_samples,
+                                         seed=seed, batch_size=batch_size))
     return stats
+
+
+def checkerboard_statistics(model, heldout_images, *, num_samples: int = 1000, seed: int = 0,
+                            batch_size: int = 256) -> Dict[str, Any]:
+    """The Nyquist share of ``num_samples`` samples at t = 0.7, s = 0 (from ``seed``) and of
+    the held-out images; empty for images of odd height or width (no Nyquist bin)."""
+    from nif_zoo.evaluate.spectrum import nyquist_share
+
+    h, w = np.shape(heldout_images)[1:3]
+    if h % 2 or w % 2:
+        return {}
+    cool = model.sample(num_samples, temperature=CHECKERBOARD_TEMPERATURE, s=0.0, seed=seed,
+                        batch_size=batch_size)
+    return {"nyquist_share": float(nyquist_share(cool).mean()),
+            "nyquist_share_heldout": float(nyquist_share(heldout_images).mean()),
+            "nyquist_temperature": CHECKERBOARD_TEMPERATURE}
 
 
 def describe(stats: Dict[str, Any]) -> str:
