@@ -300,7 +300,10 @@ def refit_state(model: Model, state, images, train_cfg, step: int, mesh):
     new_state = dict(state, params=params)
     if "ema_params" in state:  # the average takes the refit layer as it is
         name = nif_name(model)
-        new_state["ema_params"] = {**state["ema_params"], name: params[name]}
+        # its own buffers: the step donates the state, and one buffer donated twice (params
+        # and average sharing it) is a use after free
+        new_state["ema_params"] = {**state["ema_params"],
+                                   name: jax.tree.map(jnp.copy, params[name])}
     return new_state, record
 
 

@@ -103,7 +103,10 @@ TINY_RUN = {
              "eval_limit": 32},
     "train": {"batch_size": 16, "steps": 12, "learning_rate": 2e-3, "warmup_steps": 2,
               "checkpoint_every": 6, "log_every": 3, "seed": 1, "refit_every": 6,
-              "refit_iterations": 5},
+              "refit_iterations": 5,
+              # the average of the weights takes the refit layer (and its own copy of it: the
+              # next step donates the state; a shared buffer crashed the process)
+              "ema_decay": 0.999},
 }
 
 
