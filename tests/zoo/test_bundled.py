@@ -115,6 +115,20 @@ def test_card_numbers_reproduce_mnist(name):
     reproduce(name)
 
 
+@pytest.mark.parametrize("name", [n for n in BUNDLED if n.endswith("-lfw24")])
+def test_card_checkerboard_reproduces_faces(name):
+    """The card's Nyquist shares (scripts/checkerboard_study.py --part cards, what publish
+    measures) come back from the same samples and held-out images."""
+    from nif_zoo.evaluate.prior_fit import checkerboard_statistics
+
+    metrics = pretrained.read_json(hub.bundled_folder(name), "metrics.json")
+    data = evaluation_data(registry.get_entry(name).config["data"], metrics["split"],
+                           metrics["images"])
+    stats = checkerboard_statistics(nif_zoo.load(name), data.images, seed=0)
+    for key in ("nyquist_share", "nyquist_share_heldout", "nyquist_temperature"):
+        np.testing.assert_allclose(stats[key], metrics["prior_fit"][key], rtol=1e-4)
+
+
 @pytest.mark.parametrize("name", BUNDLED)
 def test_both_convolution_forms_give_the_same_model(name):
     """conv="lax" (XLA's convolution, the accelerators' form) and "matmul" (CPU's) on the
