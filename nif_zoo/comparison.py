@@ -45,7 +45,6 @@ def model_bpd(name: str, model) -> Dict:
 
 
 CHECKERBOARD_SAMPLES = 200
-CHECKERBOARD_TEMPERATURE = 0.7
 
 
 def model_fingerprint(name: str) -> Optional[str]:
@@ -65,7 +64,7 @@ def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, featu
                   settings: Dict, progress: bool) -> Dict:
     """One row of the comparison: bits/dim (card), the s protocol, 5-NN accuracy of the test
     embeddings, the Nyquist share of samples at t = 0.7, s = 0."""
-    from nif_zoo.evaluate.spectrum import checkerboard
+    from nif_zoo.evaluate.prior_fit import checkerboard_statistics
 
     tune = compare.tune_s(model, train_ref, test_ref, features, settings["s_values"],
                           num_samples=settings["num_samples"],
@@ -74,12 +73,10 @@ def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, featu
                           progress=progress)
     knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
            if test.labels is not None else None)
-    grid = None
-    if not (model.image_shape[0] % 2 or model.image_shape[1] % 2):  # the Nyquist bin exists
-        grid = checkerboard(model.sample(CHECKERBOARD_SAMPLES, s=0.0, seed=settings["seed"],
-                                         temperature=CHECKERBOARD_TEMPERATURE))
+    grid = checkerboard_statistics(model, test.images[:CHECKERBOARD_SAMPLES],
+                                   num_samples=CHECKERBOARD_SAMPLES, seed=settings["seed"])
     return {"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
-            **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid}
+            **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid or None}
 
 
 def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 2000,
@@ -96,6 +93,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
     where it stopped."""
     import nif_zoo
     from nif_zoo.evaluate import fid as fid_lib
+    from nif_zoo.evaluate.prior_fit import CHECKERBOARD_TEMPERATURE
     from nif_zoo.evaluate.spectrum import checkerboard
 
     names = list(names)
