@@ -1,9 +1,22 @@
+import atexit
 import os
+import shutil
+import tempfile
 
-import numpy as np
-import pytest
+# One JAX compilation cache for the whole test session, this process and every subprocess it
+# starts (the CLI, reproduce and training tests run the same small programs many times:
+# each is compiled once). A fresh folder per session: nothing is read from or written to the
+# user's cache. Set before JAX is imported, which reads these variables.
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    _session_cache = tempfile.mkdtemp(prefix="nif-zoo-tests-jax-")
+    atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _session_cache
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
 
-import nif_zoo
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import nif_zoo  # noqa: E402
 
 # The CLI turns on JAX's persistent compilation cache; in-process CLI tests would turn it on
 # for the whole test session (and write to the user's cache). tests/test_cli.py checks it in

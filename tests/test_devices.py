@@ -58,7 +58,7 @@ RESULTS = """
     import json, numpy as np, nif_zoo, jax
     outs = {}
     for kind, extra in (("nif", {"latent_dim": 12}), ("deep_nif", {"latent_dim": 6})):
-        m = nif_zoo.create_model(kind, image_shape=(8, 8, 1), levels=2, steps=2, width=8,
+        m = nif_zoo.create_model(kind, image_shape=(8, 8, 1), levels=2, steps=1, width=8,
                                  seed=0, **extra)
         x = np.random.default_rng(0).integers(0, 256, (7, 8, 8, 1), dtype=np.uint8)
         outs[kind] = dict(

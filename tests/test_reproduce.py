@@ -99,3 +99,4 @@ def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
     # a third run finds everything done and only rewrites the report
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and "trained (6 steps)" in again.stdout
+    assert "FID: every model measured already" in again.stdout
