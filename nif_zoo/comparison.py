@@ -48,16 +48,34 @@ CHECKERBOARD_SAMPLES = 200
 
 
 def model_fingerprint(name: str) -> Optional[str]:
-    """A digest of the model's published files (its SHA256SUMS), or None when it is not a
-    bundled checkpoint: a cached result is reused only for the same weights."""
+    """A digest of what the model computes, its config and weights as its SHA256SUMS lists
+    them, or None when it is not a bundled checkpoint: a cached result is reused only for
+    the same model. The card, metrics and training record are left out, so that writing the
+    measured FIDs into them (``--update-cards``) does not make a rerun measure again."""
     from nif_zoo.models import pretrained
     from nif_zoo.zoo import hub
 
     folder = hub.bundled_folder(name)
     if folder is None:
         return None
-    with open(os.path.join(folder, pretrained.MANIFEST), "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+    manifest = pretrained.read_manifest(folder)
+    computed = sorted((rel, digest) for rel, digest in manifest.items()
+                      if rel == pretrained.CONFIG or rel.startswith(pretrained.WEIGHTS + "/"))
+    return hashlib.sha256(json.dumps(computed).encode()).hexdigest()
+
+
+def training_facts(name: str) -> Dict:
+    """What the model's card says of its training: parameters, steps, wall hours and the
+    hardware (None where the card does not say)."""
+    from nif_zoo.models import pretrained
+    from nif_zoo.zoo import hub
+
+    folder = hub.bundled_folder(name)
+    metrics = pretrained.read_json(folder, pretrained.METRICS, {}) if folder else {}
+    seconds = metrics.get("train_seconds")
+    return {"num_params": metrics.get("num_params"), "train_steps": metrics.get("train_steps"),
+            "train_hours": None if seconds is None else seconds / 3600.0,
+            "train_hardware": metrics.get("train_hardware")}
 
 
 def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, features,
@@ -133,7 +151,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
             with open(path + ".tmp", "w") as fh:
                 json.dump({"key": key, "row": row}, fh, indent=2)
             os.replace(path + ".tmp", path)
-        rows.append(row)
+        rows.append({**row, "training": training_facts(name)})
         tune = row["tune"]
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
             f"{tune['test_fid_s1']:.2f} at s = 1")

@@ -70,11 +70,19 @@ def tune_s(model, train_reference: Dict, test_reference: Dict, features: Callabl
 
 def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
     """The comparison table (one row per model) with how it was measured."""
-    lines = ["| model | kind | M | test bits/dim | FID at s = 1 | best s (train FID) | "
-             "FID at best s | empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. | "
-             "Nyquist share |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | kind | M | params | steps | train h | test bits/dim | FID at s = 1 | "
+             "best s (train FID) | FID at best s | empty at s = 0 | \\|mean z+\\| / sqrt(M) | "
+             "5-NN acc. | Nyquist share |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    hardware = set()
     for r in rows:
+        trained = r.get("training") or {}
+        params = f"{trained['num_params']:,}" if trained.get("num_params") else "-"
+        steps = str(trained["train_steps"]) if trained.get("train_steps") else "-"
+        hours = (f"{trained['train_hours']:.2f}" if trained.get("train_hours") is not None
+                 else "-")
+        if trained.get("train_hardware"):
+            hardware.add(trained["train_hardware"])
         t = r["tune"]
         best = "n/a (NF)" if t["best_s"] is None else f"{t['best_s']:.2f}"
         fit = r.get("prior_fit") or {}
@@ -83,7 +91,8 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
         knn = f"{r['knn']:.3f}" if r.get("knn") is not None else "-"
         grid = r.get("checkerboard")
         nyquist = f"{grid['nyquist_share']:.3f}" if grid else "-"
-        lines.append(f"| {r['name']} | {r['kind']} | {r['latent_dim']} | {r['bpd']:.3f} "
+        lines.append(f"| {r['name']} | {r['kind']} | {r['latent_dim']} | {params} | {steps} | "
+                     f"{hours} | {r['bpd']:.3f} "
                      f"({r['bound']}) | {t['test_fid_s1']:.1f} | {best} | "
                      f"{t['test_fid_best_s']:.1f} | {empty} | {offset} | {knn} | {nyquist} |")
     n = settings
@@ -100,7 +109,9 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
               + (f" Nyquist share: the checkerboard metric of nif_zoo.evaluate.spectrum on "
                  f"{n['checkerboard_samples']} samples at t = {n['checkerboard_temperature']}, "
                  f"s = 0 (real test images: {n['checkerboard_real']:.3f})."
-                 if n.get("checkerboard_real") is not None else "")]
+                 if n.get("checkerboard_real") is not None else "")
+              + (f" Training: the cards' steps and wall hours (on {', '.join(sorted(hardware))})."
+                 if hardware else "")]
     return "\n".join(lines)
 
 

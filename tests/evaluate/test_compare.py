@@ -55,6 +55,32 @@ def test_tune_s_picks_the_training_argmin_and_tests_with_fresh_samples(faces_ref
         fid.model_fid(nif, ref, features, num_samples=40, s=cheap_best, seed=4))
 
 
+def test_fingerprint_follows_the_weights_not_the_card(tmp_path, monkeypatch):
+    """A saved comparison row is reused while the model computes the same thing: writing
+    FIDs into its card and metrics keeps the fingerprint, other weights change it."""
+    import shutil
+
+    from nif_zoo.comparison import model_fingerprint
+    from nif_zoo.models import pretrained
+    from nif_zoo.zoo import hub
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(hub.bundled_folder("nf-lfw24"), root / "nf-lfw24")
+    monkeypatch.setenv("NIF_ZOO_CHECKPOINTS", str(root))
+    folder = root / "nf-lfw24"
+    assert hub.bundled_folder("nf-lfw24") == str(folder)
+    before = model_fingerprint("nf-lfw24")
+    metrics = pretrained.read_json(str(folder), pretrained.METRICS)
+    pretrained.write_json(str(folder / pretrained.METRICS), {**metrics, "fid": {"x": 1.0}})
+    (folder / pretrained.CARD).write_text("another card")
+    pretrained.write_manifest(str(folder))
+    assert model_fingerprint("nf-lfw24") == before
+    weight = next(p for p in sorted((folder / pretrained.WEIGHTS).rglob("*")) if p.is_file())
+    weight.write_bytes(weight.read_bytes() + b"\0")
+    pretrained.write_manifest(str(folder))
+    assert model_fingerprint("nf-lfw24") != before
+
+
 def test_models_on_different_data_are_refused():
     with pytest.raises(ValueError, match="different data"):
         shared_data_config(["nf-lfw24", "nf-mnist32"])
@@ -71,6 +97,12 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
             "s_grid.png"} <= set(os.listdir(out))
     table = (out / "comparison.md").read_text()
     assert "| nf-lfw24 | nf | 576 |" in table and "| nif32-lfw24 | nif | 32 |" in table
+    # the cards' training facts: parameters, steps, wall hours, on which hardware
+    card = json.load(open(os.path.join(os.path.dirname(nif_zoo.__file__), "..", "checkpoints",
+                                       "nif32-lfw24", "metrics.json")))
+    assert (f"| nif32-lfw24 | nif | 32 | {card['num_params']:,} | {card['train_steps']} | "
+            f"{card['train_seconds'] / 3600:.2f} |") in table
+    assert f"wall hours (on {card['train_hardware']})" in table
     assert "30 samples at t = 1.0 against 10 test images" in table
     assert "best s chosen by FID of 20 samples against 90 training images" in table
     # the checkerboard column: the Nyquist share of 200 samples at t = 0.7, s = 0
