@@ -8,7 +8,9 @@ evaluation, embedding and refits), is faster on a multi-core CPU (``BENCHMARKS.m
 
 * through the environment variable ``JAX_NUM_CPU_DEVICES`` when JAX is not imported yet
   (JAX reads it once, on import; nif-zoo then removes it again, so child processes choose
-  their own devices), or
+  their own devices; a child started before this process imported JAX inherits it, marked
+  as nif-zoo's by ``NIF_ZOO_SET_JAX_NUM_CPU_DEVICES``, and its own ``import nif_zoo``
+  drops it rather than taking it for the user's choice), or
 * through ``jax.config.update("jax_num_cpu_devices", n)`` when it is imported but has not
   run anything yet.
 
@@ -33,6 +35,8 @@ HOST_DEVICES_ENV = "NIF_ZOO_HOST_DEVICES"
 DATA_PARALLEL_ENV = "NIF_ZOO_DATA_PARALLEL"
 FORCE_FLAG = "--xla_force_host_platform_device_count"
 OFF = ("0", "off", "false", "no")
+# set beside JAX_NUM_CPU_DEVICES when nif-zoo sets it: the value is nif-zoo's, not the user's
+REQUEST_MARK_ENV = "NIF_ZOO_SET_JAX_NUM_CPU_DEVICES"
 
 
 def usable_cores() -> int:
@@ -67,15 +71,26 @@ def user_chose_host_devices() -> bool:
     return jax is not None and jax.config.jax_num_cpu_devices != -1
 
 
+def forget_inherited_request():
+    """Drop a ``JAX_NUM_CPU_DEVICES`` that a parent nif-zoo set (it carries the mark) and
+    this process inherited before JAX read it: the choice is this process's to make."""
+    value = os.environ.get("JAX_NUM_CPU_DEVICES")
+    if "jax" in sys.modules or value is None or os.environ.get(REQUEST_MARK_ENV) != value:
+        return
+    del os.environ["JAX_NUM_CPU_DEVICES"]
+    del os.environ[REQUEST_MARK_ENV]
+
+
 def configure_host_devices() -> int:
     """Ask for one CPU device per usable core (see the module docstring) unless the user
     chose or JAX already runs. Returns the count asked for (0: nothing changed)."""
+    forget_inherited_request()
     if user_chose_host_devices():
         return 0
     count = requested_host_devices()
     jax = sys.modules.get("jax")
     if jax is None:
-        os.environ["JAX_NUM_CPU_DEVICES"] = str(count)
+        os.environ["JAX_NUM_CPU_DEVICES"] = os.environ[REQUEST_MARK_ENV] = str(count)
         sys.meta_path.insert(0, ForgetOnceJaxReadIt(str(count)))
         return count
     from jax._src import xla_bridge  # no public query; the config's own validator uses it
@@ -99,6 +114,8 @@ class ForgetOnceJaxReadIt:
         if bridge is not None and hasattr(bridge, "num_cpu_devices"):
             if os.environ.get("JAX_NUM_CPU_DEVICES") == self.value:
                 del os.environ["JAX_NUM_CPU_DEVICES"]
+            if os.environ.get(REQUEST_MARK_ENV) == self.value:
+                del os.environ[REQUEST_MARK_ENV]
             if self in sys.meta_path:
                 sys.meta_path.remove(self)
         return None

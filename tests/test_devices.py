@@ -43,9 +43,26 @@ def test_one_cpu_device_per_usable_core_and_the_variable_is_not_inherited():
     # the user's own choice wins
     ({"NIF_ZOO_HOST_DEVICES": "2", "XLA_FLAGS": "--xla_force_host_platform_device_count=3"}, "3"),
     ({"JAX_NUM_CPU_DEVICES": "3"}, "3"),
+    ({"JAX_NUM_CPU_DEVICES": "3", "NIF_ZOO_SET_JAX_NUM_CPU_DEVICES": "2"}, "3"),
+    # inherited from a parent nif-zoo that had not imported JAX yet: not the user's choice
+    ({"JAX_NUM_CPU_DEVICES": "2", "NIF_ZOO_SET_JAX_NUM_CPU_DEVICES": "2",
+      "NIF_ZOO_HOST_DEVICES": "3"}, "3"),
 ])
 def test_the_count_can_be_chosen_or_turned_off(env, expected):
     assert run(COUNT, **env).split()[0] == expected
+
+
+def test_a_child_started_before_jax_was_imported_chooses_its_own_count():
+    """A process that imported nif_zoo (which sets JAX_NUM_CPU_DEVICES for JAX to read) but
+    not JAX, and starts a child: the child's nif-zoo decides again (here 3, the parent 2)."""
+    parent = """
+        import os, subprocess, sys, nif_zoo
+        assert "jax" not in sys.modules and os.environ["JAX_NUM_CPU_DEVICES"] == "2"
+        child = "import os, nif_zoo, jax; print(len(jax.devices()))"
+        print(subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                             env=dict(os.environ, NIF_ZOO_HOST_DEVICES="3"), check=True).stdout)
+    """
+    assert run(parent, NIF_ZOO_HOST_DEVICES="2") == "3"
 
 
 def test_a_bad_count_is_refused(monkeypatch):
