@@ -71,14 +71,20 @@ def user_chose_host_devices() -> bool:
     return jax is not None and jax.config.jax_num_cpu_devices != -1
 
 
+def drop_request(value: str):
+    """Remove nif-zoo's request for ``value`` CPU devices (the variable and its mark) where
+    the environment still holds it."""
+    for key in ("JAX_NUM_CPU_DEVICES", REQUEST_MARK_ENV):
+        if os.environ.get(key) == value:
+            del os.environ[key]
+
+
 def forget_inherited_request():
     """Drop a ``JAX_NUM_CPU_DEVICES`` that a parent nif-zoo set (it carries the mark) and
     this process inherited before JAX read it: the choice is this process's to make."""
     value = os.environ.get("JAX_NUM_CPU_DEVICES")
-    if "jax" in sys.modules or value is None or os.environ.get(REQUEST_MARK_ENV) != value:
-        return
-    del os.environ["JAX_NUM_CPU_DEVICES"]
-    del os.environ[REQUEST_MARK_ENV]
+    if "jax" not in sys.modules and value is not None and os.environ.get(REQUEST_MARK_ENV) == value:
+        drop_request(value)
 
 
 def configure_host_devices() -> int:
@@ -112,10 +118,7 @@ class ForgetOnceJaxReadIt:
     def find_spec(self, fullname, path=None, target=None):
         bridge = sys.modules.get("jax._src.xla_bridge")
         if bridge is not None and hasattr(bridge, "num_cpu_devices"):
-            if os.environ.get("JAX_NUM_CPU_DEVICES") == self.value:
-                del os.environ["JAX_NUM_CPU_DEVICES"]
-            if os.environ.get(REQUEST_MARK_ENV) == self.value:
-                del os.environ[REQUEST_MARK_ENV]
+            drop_request(self.value)
             if self in sys.meta_path:
                 sys.meta_path.remove(self)
         return None

@@ -110,7 +110,8 @@ def test_card_numbers_reproduce_faces(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in BUNDLED if n.endswith(("-mnist32", "-mnist28-3bit"))])
+@pytest.mark.parametrize("name", [n for n in BUNDLED
+                                  if n.endswith(("-mnist32", "-mnist28-3bit"))])
 def test_card_numbers_reproduce_mnist(name):
     reproduce(name)
 
