@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the flagship comparison set (issue 20; configs in nif_zoo/configs/next/) one model
+# Train the flagship comparison set (issue 20; configs in nif_zoo/configs/, in next/ until published) one model
 # after another, resumable: rerun after a kill and every run continues from its last
 # checkpoint (training_runs/NAME, committed with the latest checkpoint when a session ends).
 # Publishing is a separate step (scripts/publish_flagship.sh moves a config from
