@@ -627,6 +627,7 @@ def load_refit_source(args):
 def run_refit_prior(args):
     from nif_zoo.evaluate.likelihood import evaluation_data
     from nif_zoo.models import pretrained
+    from nif_zoo.publish import heldout_metrics, refit_record
     from nif_zoo.train.refit import refit_and_measure
     from nif_zoo.zoo.cards import default_card
 
@@ -640,14 +641,13 @@ def run_refit_prior(args):
     report = refit_and_measure(model, train.images, test.images, iterations=args.iterations,
                                tol=args.tol, flow_steps=args.flow_steps, seed=args.seed,
                                progress=True)
-    after = report.heldout_after
-    metrics = {"test_bpd": after["bpd"], "test_bpd_sem": after["bpd_sem"],
-               "images": after["images"], "split": test.split, "bound": after["bound"],
-               "dequantisation": after["dequantisation"], "num_params": model.num_params,
-               "prior_fit": report.prior_fit_after,
-               "prior_fit_before": report.record["prior_fit_before"], "refit": report.record}
-    folder = pretrained.save_pretrained(report.model, out, metrics=metrics, training=training,
-                                        card=default_card(report.model.config, metrics))
+    def measure(saved):  # the card's numbers are the saved weights'
+        metrics = {**heldout_metrics(saved, test.images), "split": test.split,
+                   "prior_fit_before": report.record["prior_fit_before"]}
+        return {**metrics, "refit": refit_record(report.record, metrics["test_bpd"])}
+
+    folder, metrics = pretrained.save_measured(report.model, out, measure, default_card,
+                                               training=training)
     print(f"wrote the refit model to {folder}")
     return metrics
 
@@ -655,6 +655,7 @@ def run_refit_prior(args):
 def run_nifify(args):
     from nif_zoo.evaluate.likelihood import evaluation_data
     from nif_zoo.models import pretrained
+    from nif_zoo.publish import heldout_metrics, refit_record
     from nif_zoo.train.nifify import nifify_and_measure
     from nif_zoo.zoo.cards import default_card
 
@@ -672,20 +673,21 @@ def run_nifify(args):
     report = nifify_and_measure(model, train.images, test.images, args.latent_dim,
                                 nif_form=args.nif_form, iterations=args.iterations,
                                 tol=args.tol, seed=args.seed, progress=True)
-    after = report["heldout_after"]
-    metrics = {"test_bpd": after["bpd"], "test_bpd_sem": after["bpd_sem"],
-               "images": after["images"], "split": test.split, "bound": after["bound"],
-               "dequantisation": after["dequantisation"],
-               "num_params": report["model"].num_params, "prior_fit": report["prior_fit_after"],
-               "nifify": {**report["record"], "source": args.model}}
-    card = default_card(report["model"].config, metrics)
-    card += (f"\nFitted in closed form onto `{args.model}` (its layers unchanged; a Gaussian NIF "
-             f"of M = {args.latent_dim} fitted to its Glow latents of {report['record']['images']}"
-             f" training images, {report['record']['em_steps']} EM steps; no gradient step): "
-             f"held-out bits/dim {after['bpd']:.4f} vs the NF's "
-             f"{report['record']['test_bpd_nf']:.4f}.\n")
-    saved = pretrained.save_pretrained(report["model"], out, metrics=metrics, training=training,
-                                       card=card)
+    def measure(saved):  # the card's numbers are the saved weights'
+        metrics = {**heldout_metrics(saved, test.images), "split": test.split}
+        record = refit_record(report["record"], metrics["test_bpd"])
+        return {**metrics, "nifify": {**record, "source": args.model}}
+
+    def card(config, metrics):
+        return default_card(config, metrics) + (
+            f"\nFitted in closed form onto `{args.model}` (its layers unchanged; a Gaussian NIF "
+            f"of M = {args.latent_dim} fitted to its Glow latents of {report['record']['images']}"
+            f" training images, {report['record']['em_steps']} EM steps; no gradient step): "
+            f"held-out bits/dim {metrics['test_bpd']:.4f} vs the NF's "
+            f"{report['record']['test_bpd_nf']:.4f}.\n")
+
+    saved, metrics = pretrained.save_measured(report["model"], out, measure, card,
+                                              training=training)
     print(f"wrote the NIF to {saved}")
     return metrics
 

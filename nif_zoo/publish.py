@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 from typing import Any, Dict, Optional
 
 from nif_zoo.evaluate.prior_fit import prior_fit
@@ -60,6 +59,19 @@ def card_for(entry: registry.ModelEntry, model_config, metrics) -> str:
                              train_command=entry.train_command)
 
 
+def heldout_metrics(model, images) -> Dict[str, Any]:
+    """What a card says about a model's held-out fit on ``images``: bits/dim (exact or the
+    IW bound, uniform dequantisation of seed 0, as ``nif-zoo eval``) and the prior-fit
+    diagnostics."""
+    from nif_zoo.evaluate.likelihood import heldout_bits_per_dim
+
+    measured = heldout_bits_per_dim(model, images, seed=0)
+    return {"test_bpd": measured["bpd"], "test_bpd_sem": measured["bpd_sem"],
+            "images": measured["images"], "bound": measured["bound"],
+            "dequantisation": measured["dequantisation"], "num_params": model.num_params,
+            "prior_fit": prior_fit(model, images)}
+
+
 def refit_record(record: Dict[str, Any], saved_bpd: float) -> Dict[str, Any]:
     """The refit's record as a card states it: "after" is the saved weights' test bits/dim
     (the card's number); the refit model's in-memory measurement is kept beside it when it
@@ -79,7 +91,7 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
     split (the config's ``eval_limit`` images: the card's number is the saved weights', what
     ``nif-zoo eval`` reproduces); then the pretrained folder and the card. Returns the
     folder."""
-    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.evaluate.likelihood import evaluation_data
     from nif_zoo.train import load_trained
     from nif_zoo.train.refit import refit_and_measure
 
@@ -110,38 +122,25 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
         model = refit.model
     checkpoints_root = checkpoints_root or os.path.join(REPO_ROOT, "checkpoints")
     cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")
-    # the card measures what users load: the weights as saved and restored (the refit model
-    # in memory measured 6e-5 bits/dim apart once, deepnif64-mnist28-3bit, not explained)
-    os.makedirs(checkpoints_root, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}.publishing.", dir=checkpoints_root)
-    try:
-        pretrained.save_pretrained(model, os.path.join(staging, name), training=entry.config)
-        saved = pretrained.load_pretrained(os.path.join(staging, name))
+    counted = limit if len(test) == limit else None
+
+    def measure(saved):
         if progress:
             print(f"{name}: measuring {split} bits/dim of the saved weights on {len(test)} "
                   "images ...", flush=True)
-        measured = heldout_bits_per_dim(saved, test.images, seed=0)
-        diagnostics = prior_fit(saved, test.images)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    counted = limit if len(test) == limit else None
-    metrics = {
-        "test_bpd": measured["bpd"], "test_bpd_sem": measured["bpd_sem"],
-        "images": measured["images"], "split": split, "bound": measured["bound"],
-        "dequantisation": measured["dequantisation"],
-        "command": eval_command(name, split, counted),
-        "num_params": saved.num_params, "train_hardware": hardware(),
-        **run_metrics(run_dir), "prior_fit": diagnostics,
-        "prior_fit_command": diagnostics_command(name, split, counted),
-    }
-    if refit is not None:
-        metrics["refit"] = refit_record(refit.record, measured["bpd"])
-    card = card_for(entry, saved.config, metrics)
-    folder = pretrained.save_pretrained(saved, os.path.join(checkpoints_root, name), card=card,
-                                        metrics=metrics, training=entry.config)
+        metrics = {**heldout_metrics(saved, test.images), "split": split,
+                   "command": eval_command(name, split, counted),
+                   "train_hardware": hardware(), **run_metrics(run_dir),
+                   "prior_fit_command": diagnostics_command(name, split, counted)}
+        if refit is not None:
+            metrics["refit"] = refit_record(refit.record, metrics["test_bpd"])
+        return metrics
+
+    folder, metrics = pretrained.save_measured(
+        model, os.path.join(checkpoints_root, name), measure,
+        lambda config, metrics: card_for(entry, config, metrics), training=entry.config)
     os.makedirs(cards_root, exist_ok=True)
-    with open(os.path.join(cards_root, f"{name}.md"), "w") as fh:
-        fh.write(card)
+    shutil.copyfile(os.path.join(folder, pretrained.CARD), os.path.join(cards_root, f"{name}.md"))
     if progress:
         print(f"{name}: {split} bits/dim {metrics['test_bpd']:.4f} ({metrics['bound']}); "
               f"wrote {folder} and {cards_root}/{name}.md")

@@ -7,7 +7,8 @@
     training.json  the training config that produced the weights (optional)
     SHA256SUMS     sha256 of every other file (``sha256sum -c SHA256SUMS`` format)
 
-:func:`save_pretrained` writes the folder to a temporary sibling and renames it into place,
+:func:`save_pretrained` (and :func:`save_measured`, whose metrics are measured on the saved
+weights) writes the folder to a temporary sibling and renames it into place,
 so a crash never leaves a half-written model; :func:`load_pretrained` verifies every file
 against ``SHA256SUMS`` before it reads any weights.
 """
@@ -18,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
@@ -108,24 +109,16 @@ def write_json(path: str, obj) -> None:
         fh.write("\n")
 
 
-def save_pretrained(model, folder: str, *, card: Optional[str] = None,
-                    metrics: Optional[Dict[str, Any]] = None,
-                    training: Optional[Dict[str, Any]] = None) -> str:
-    """Write ``model`` as a pretrained folder (see the module docstring); replaces an
-    existing one only once the new one is complete. ``card``: the README (default: a card
-    rendered from the config and ``metrics``). Returns the folder."""
+def write_folder(folder: str, fill: Callable[[str], Any]):
+    """``fill(tmp)`` writes a pretrained folder's files into a temporary sibling of
+    ``folder``; then its SHA256SUMS, and it replaces ``folder`` only once complete.
+    Returns (folder, what ``fill`` returned)."""
     folder = os.path.abspath(folder)
     parent = os.path.dirname(folder)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.", dir=parent)
     try:
-        model._save_pretrained(tmp)
-        if metrics is not None:
-            write_json(os.path.join(tmp, METRICS), metrics)
-        if training is not None:
-            write_json(os.path.join(tmp, TRAINING), training)
-        with open(os.path.join(tmp, CARD), "w") as fh:
-            fh.write(card if card is not None else basic_card(model.config, metrics))
+        result = fill(tmp)
         write_manifest(tmp)
         os.chmod(tmp, 0o755)
         if os.path.exists(folder):
@@ -139,7 +132,46 @@ def save_pretrained(model, folder: str, *, card: Optional[str] = None,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return folder
+    return folder, result
+
+
+def write_card_files(folder: str, card: str, metrics: Optional[Dict[str, Any]] = None,
+                     training: Optional[Dict[str, Any]] = None) -> None:
+    if metrics is not None:
+        write_json(os.path.join(folder, METRICS), metrics)
+    if training is not None:
+        write_json(os.path.join(folder, TRAINING), training)
+    with open(os.path.join(folder, CARD), "w") as fh:
+        fh.write(card)
+
+
+def save_pretrained(model, folder: str, *, card: Optional[str] = None,
+                    metrics: Optional[Dict[str, Any]] = None,
+                    training: Optional[Dict[str, Any]] = None) -> str:
+    """Write ``model`` as a pretrained folder (see the module docstring); replaces an
+    existing one only once the new one is complete. ``card``: the README (default: a card
+    rendered from the config and ``metrics``). Returns the folder."""
+    def fill(tmp):
+        model._save_pretrained(tmp)
+        write_card_files(tmp, card if card is not None else basic_card(model.config, metrics),
+                         metrics, training)
+    return write_folder(folder, fill)[0]
+
+
+def save_measured(model, folder: str, measure: Callable[[Any], Dict[str, Any]],
+                  card: Callable[[Dict[str, Any], Dict[str, Any]], str], *,
+                  training: Optional[Dict[str, Any]] = None):
+    """Write ``model`` as a pretrained folder whose metrics are measured on its weights as
+    saved and restored (what a user who loads the folder measures), not on the model in
+    memory: ``measure(restored model)`` -> metrics, ``card(config, metrics)`` -> README.
+    Returns (folder, metrics)."""
+    def fill(tmp):
+        model._save_pretrained(tmp)
+        saved = model._from_pretrained(tmp)
+        metrics = measure(saved)
+        write_card_files(tmp, card(saved.config, metrics), metrics, training)
+        return metrics
+    return write_folder(folder, fill)
 
 
 def basic_card(config: Dict[str, Any], metrics: Optional[Dict[str, Any]] = None) -> str:
