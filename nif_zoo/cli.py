@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="noise scale s (the model card's recommendation)")
     sample.add_argument("--isotropic", action="store_true",
                         help="noise N(0, s I) as the authors' code instead of N(0, s Sigma)")
+    sample.add_argument("--denoise", type=float, default=None, metavar="SIGMA",
+                        help="one score step x + SIGMA^2 grad log p(x) with the model's own "
+                             "density before quantising (Tweedie; a model trained with data "
+                             "noise SIGMA, TarFlow's recipe)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (0)")
     sample.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
     sample.add_argument("--out", default="samples.png", help="output PNG (samples.png)")
@@ -494,7 +498,8 @@ def run_sample(args) -> str:
     for start in range(0, args.num, SAMPLE_CHUNK):
         count = min(SAMPLE_CHUNK, args.num - start)
         images = model.sample(count, temperature=t, s=s, seed=args.seed,
-                              isotropic=args.isotropic, first_index=start)
+                              isotropic=args.isotropic, denoise=args.denoise,
+                              first_index=start)
         if store is not None:
             store[start: start + count] = images
         if start < shown:

@@ -98,7 +98,8 @@ def seconds_per_step(config, repeats: int = 3) -> float:
     model = initial_model(config, train_data)
     optimizer = make_optimizer(config["train"])
     step = make_train_step(model.module, optimizer, config["data"]["n_bits"],
-                           config["train"]["seed"], config["train"]["ema_decay"])
+                           config["train"]["seed"], config["train"]["ema_decay"],
+                           model.config.data_noise)
     state = initial_state(jax.tree.map(jnp.copy, model.variables), optimizer,
                           bool(config["train"]["ema_decay"]))
     batch = jnp.asarray(train_data.batch_at(0, config["train"]["batch_size"],

@@ -75,6 +75,10 @@ GLOW_OPTIONS = (
                                 "CPU, lax on GPU/TPU), matmul or lax; parameters are the same"),
     Option("remat", bool, False, "jax.checkpoint around every Glow step: less training "
                                  "memory, one more forward pass per step"),
+    Option("data_noise", float, 0.0, "sigma of the Gaussian noise the model was trained with, "
+                                     "added to the dequantised data (TarFlow's recipe); its "
+                                     "density is of y + sigma eps, and Model.denoise takes one "
+                                     "score step back; 0: none"),
 )
 EXECUTION_OPTIONS = ("conv", "remat")  # how a model runs, not what it is: same parameters
 UPSAMPLE_FACTOR = Option("upsample_factor", int, None,

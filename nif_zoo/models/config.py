@@ -26,9 +26,9 @@ from typing import Any, Dict, Optional, Tuple
 
 FORMAT_VERSION = 2
 COMMON = ("kind", "image_shape", "levels", "steps", "width", "n_bits", "seed", "latent_dim",
-          "additive", "lu", "scan", "logit", "conv", "remat", "format_version")
+          "additive", "lu", "scan", "logit", "conv", "remat", "data_noise", "format_version")
 # written only when they differ from these (configs without them load as these)
-OMITTED_DEFAULTS = {"logit": None, "conv": "auto", "remat": False}
+OMITTED_DEFAULTS = {"logit": None, "conv": "auto", "remat": False, "data_noise": 0.0}
 
 
 def migrate(raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -51,6 +51,21 @@ def migrate(raw: Dict[str, Any]) -> Dict[str, Any]:
     return config
 
 
+def check_data_noise(sigma, logit=None) -> float:
+    """A training noise sigma >= 0; with the logit transform its domain must reach 6 sigma
+    past [0, 1] (noisy data beyond it would have no density)."""
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma >= 0:
+        raise ValueError(f"data_noise must be a float >= 0; got {sigma!r}")
+    if sigma and logit is not None:
+        margin = logit / (1.0 - 2.0 * logit)  # nif_zoo.flows.logit.domain
+        if margin < 6.0 * sigma:
+            raise ValueError(
+                f"data_noise={sigma} with logit={logit}: the logit transform is defined on "
+                f"({-margin:.3f}, {1 + margin:.3f}), which noisy data leave; use logit >= "
+                f"{6 * sigma / (1 + 12 * sigma):.3f} (a domain 6 sigma past [0, 1]) or none")
+    return float(sigma)
+
+
 def _hashable(value):
     return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
 
@@ -71,6 +86,7 @@ class ModelConfig(Mapping):
     logit: Optional[float] = None
     conv: str = "auto"
     remat: bool = False
+    data_noise: float = 0.0
     options: Tuple[Tuple[str, Any], ...] = ()  # the kind's options, sorted by name
     format_version: int = FORMAT_VERSION
 
@@ -83,6 +99,7 @@ class ModelConfig(Mapping):
         check_conv_form(self.conv)
         if not isinstance(self.remat, bool):
             raise ValueError(f"remat must be a bool; got {self.remat!r}")
+        check_data_noise(self.data_noise, self.logit)
         declared = {o.name: o for o in arch.options}
         for name, value in self.options:
             if name not in declared:

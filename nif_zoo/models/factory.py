@@ -44,7 +44,7 @@ from nif_zoo.flows.logit import check_lambda
 from nif_zoo.models.architectures import (
     GLOW_OPTIONS, KINDS, TABLE, architecture, choose_upsample_factor, upsample_fits,
 )
-from nif_zoo.models.config import FORMAT_VERSION, ModelConfig
+from nif_zoo.models.config import FORMAT_VERSION, ModelConfig, check_data_noise
 from nif_zoo.models.model import Model, unit_images
 from nif_zoo.models.validation import check_count
 
@@ -96,6 +96,8 @@ def model_config(kind: str, *, image_shape, steps: int, width: int,
         config["conv"] = check_conv_form(options["conv"])
     if options.get("remat", False):
         config["remat"] = True
+    if options.get("data_noise"):  # absent from configs of models trained without noise
+        config["data_noise"] = check_data_noise(options["data_noise"], config.get("logit"))
     config.update(arch.configure(shape, latent_dim, options, levels))
     return ModelConfig.from_dict(config)
 

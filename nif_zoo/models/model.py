@@ -164,7 +164,7 @@ class Model:
                 f"latent_dim={self.latent_dim}, params={self.num_params:,})")
 
     COMPILED = ("_log_density", "_bound_fn", "_embed", "_decode", "_decode_on_manifold",
-                "_manifold_term")
+                "_manifold_term", "_score")
 
     def with_variables(self, variables) -> "Model":
         """The same model with other variables, sharing this one's compiled functions (they
@@ -231,6 +231,16 @@ class Model:
             return per_example(lambda yi, key: self.module.apply(
                 variables, yi, method="log_density", rngs={"posterior": key}), y, keys)
         return jax.jit(log_density)
+
+    @functools.cached_property
+    def _score(self):
+        """(variables, y, keys) -> grad_y log p(y) per example (the log density :meth:`log_prob`
+        uses: exact, or the IW bound with the draws of ``keys``)."""
+        log_density = self._log_density
+
+        def score(variables, y, keys):
+            return jax.grad(lambda v: jnp.sum(log_density(variables, v, keys)))(y)
+        return jax.jit(score)
 
     @functools.cached_property
     def _bound_fn(self):
@@ -343,16 +353,33 @@ class Model:
         return np.clip(y, lo + eps, hi - eps).astype(y.dtype), outside
 
     # ------------------------------------------------------------------ public API
+    @property
+    def data_noise(self) -> float:
+        """sigma of the Gaussian noise added to the dequantised data in training (0: none)."""
+        return float(self.config.data_noise)
+
+    def _data_scale(self, images, key=None):
+        """(validated array, images in the data scale): integers dequantised (bin centres, or
+        with ``key`` uniform noise plus, for a model trained with ``data_noise``, that
+        Gaussian noise from ``fold_in(key, 2)``, as in training); floats as they are."""
+        arr, y = unit_images(images, self.image_shape, self.n_bits, key)
+        if key is not None and self.data_noise and np.issubdtype(arr.dtype, np.integer):
+            y = np.asarray(quantize.add_data_noise(jnp.asarray(y), self.data_noise,
+                                                   jax.random.fold_in(key, 2)))
+        return arr, y
+
     def log_prob(self, images, *, key=None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """log P(image) in nats, shape (n,): log p(y) - N log 2^n_bits (SPEC section 6).
 
         Integer images are dequantised at the bin centre, or with uniform noise when
-        ``key`` (a seed or JAX key) is given. Exact when :attr:`exact` (NF, NIF: closed form);
+        ``key`` (a seed or JAX key) is given (and, for a model trained with ``data_noise``
+        sigma, Gaussian noise of that sigma: then it is the noisy data's density, see
+        :mod:`nif_zoo.data.quantize`). Exact when :attr:`exact` (NF, NIF: closed form);
         otherwise (deep NIF, progressive) the importance-weighted lower bound with K =
         ``config["iw_samples"]`` and the posterior draws of seed 0 (see :meth:`iw_bound` for
         other K and seeds)."""
-        y, outside = self._inside_domain(unit_images(
-            images, self.image_shape, self.n_bits, None if key is None else as_key(key))[1])
+        y, outside = self._inside_domain(self._data_scale(
+            images, None if key is None else as_key(key))[1])
         density = self._map_batches(
             lambda b, keys: self._log_density(self._compute_variables, b, keys), y, batch_size,
             jax.random.key(0))
@@ -364,7 +391,7 @@ class Model:
             raise ValueError(f"{method} is a bound for models without an exact likelihood; "
                              f"this {self.kind!r} model's log_prob is exact")
         num_samples = check_count("num_samples", num_samples)
-        y = self._unit_images(images, None if key is None else as_key(key))
+        y = self._inside_domain(self._data_scale(images, None if key is None else as_key(key))[1])[0]
         density = self._map_batches(
             lambda b, keys: self._bound_fn(self._compute_variables, b, keys, method, num_samples), y,
             batch_size, as_key(seed))
@@ -427,20 +454,24 @@ class Model:
                                  check_index(first_index)).astype(np.float32)
 
     def sample(self, num: int, *, temperature: float = 1.0, s: float = 1.0, seed=0,
-               isotropic: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+               isotropic: bool = False, denoise=None, batch_size: int = DEFAULT_BATCH_SIZE,
                first_index: int = 0) -> np.ndarray:
         """``num`` images, uint8 (num, H, W, C) in [0, 2^n_bits): z = t eps, eps ~ N(0, I_M),
-        then :meth:`decode` with noise scale s. Sample j is drawn from keys folded with
+        then :meth:`decode` with noise scale s, then (``denoise`` = sigma > 0) one score step
+        :meth:`denoise` before quantisation. Sample j is drawn from keys folded with
         ``first_index + j``: ``sample(n, first_index=k)`` is rows k .. k + n - 1 of a longer
         run with the same seed (stream many samples in pieces)."""
         num = check_count("num", num)
         temperature = check_non_negative("temperature", temperature)
         s = check_non_negative("s", s)
+        sigma = 0.0 if denoise is None else check_non_negative("denoise", denoise)
         first_index = check_index(first_index)
         latent_key, noise_key = jax.random.split(as_key(seed))
         eps = latent_draws(latent_key, first_index, num, self.latent_dim)
         y = self.decode(np.asarray(temperature * eps), s=s, seed=noise_key, isotropic=isotropic,
                         batch_size=batch_size, first_index=first_index)
+        if sigma:
+            y = self._denoise_unit(self._inside_domain(y)[0], sigma, batch_size)
         bad = ~np.all(np.isfinite(y), axis=tuple(range(1, y.ndim)))
         if bad.any():
             warnings.warn(f"{int(bad.sum())} of {num} samples have non-finite pixels (the "
@@ -461,6 +492,33 @@ class Model:
         # as quantize does for integers: +inf (an overflowing inverse) -> 1, -inf and NaN -> 0
         y = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(y, 0.0, 1.0).astype(arr.dtype)
+
+    def denoise(self, images, sigma=None, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """One score step with the model's own density (Tweedie's formula):
+
+            x_hat = y + sigma^2 grad_y log p(y)
+
+        which is E[x | y] for y = x + sigma eps when p is the density of y (a model trained
+        with ``data_noise`` = sigma: TarFlow's denoising step). ``images``: floats in the data
+        scale (a sample before quantisation, :meth:`decode`'s output) or integers (bin
+        centres); ``sigma`` defaults to the model's ``data_noise``. The score is exact for
+        models with an exact likelihood, else that of the IW bound (seed-0 draws). Returns
+        float32 images in the data scale, not clipped."""
+        if sigma is None:
+            if not self.data_noise:
+                raise ValueError("this model was trained without data noise (data_noise = 0): "
+                                 "pass sigma explicitly")
+            sigma = self.data_noise
+        sigma = check_non_negative("sigma", sigma)
+        y = self._inside_domain(self._data_scale(images)[1])[0]
+        return self._denoise_unit(y, sigma, batch_size)
+
+    def _denoise_unit(self, y, sigma: float, batch_size: int) -> np.ndarray:
+        if sigma == 0:
+            return np.asarray(y, np.float32)
+        score = self._map_batches(lambda b, keys: self._score(self._compute_variables, b, keys),
+                                  y, batch_size, jax.random.key(0))
+        return (y + sigma * sigma * score).astype(np.float32)
 
     # ------------------------------------------------------------ the latent space, used
     def _latent_of(self, endpoint, name: str) -> np.ndarray:

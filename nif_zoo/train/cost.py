@@ -98,7 +98,8 @@ def lowered_training_step(config: Dict[str, Any], devices=None, batch_size=None,
     batch = jax.ShapeDtypeStruct((batch_size,) + tuple(config["data"]["image_shape"]),
                                  jnp.uint8, sharding=split)
     step = make_train_step(module, optimizer, config["data"]["n_bits"], config["train"]["seed"],
-                           config["train"].get("ema_decay", 0.0))
+                           config["train"].get("ema_decay", 0.0),
+                           float(config["model"].get("data_noise") or 0.0))
     return step.lower(placed(state, replicated), batch)
 
 

@@ -93,14 +93,18 @@ def bpd_loss(module, params, constants, y, n_bits: int, key):
                                                                     n_bits), num_dims))
 
 
-def make_train_step(module, optimizer, n_bits: int, seed: int, ema_decay: float = 0.0):
+def make_train_step(module, optimizer, n_bits: int, seed: int, ema_decay: float = 0.0,
+                    data_noise: float = 0.0):
     """The jitted step (state, uint8 batch) -> (state, metrics); with ``ema_decay`` > 0 the
-    state's ``ema_params`` follow the updated params (:func:`ema_update`)."""
+    state's ``ema_params`` follow the updated params (:func:`ema_update`); with
+    ``data_noise`` sigma > 0 the dequantised batch gets Gaussian noise of that standard
+    deviation (the model's ``data_noise``, :func:`nif_zoo.data.quantize.add_data_noise`)."""
     base_key = jax.random.fold_in(jax.random.key(seed), 0x5EED)
 
     def train_step(state, batch):
         key = jax.random.fold_in(base_key, state["step"])
-        y = quantize.dequantize(batch, n_bits, key)
+        y = quantize.add_data_noise(quantize.dequantize(batch, n_bits, key), data_noise,
+                                    jax.random.fold_in(key, 2))
         loss, grads = jax.value_and_grad(bpd_loss, argnums=1)(
             module, state["params"], state["constants"], y, n_bits, jax.random.fold_in(key, 1))
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
@@ -222,7 +226,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     log = append_jsonl if primary else (lambda path, record: None)
 
     step_fn = make_train_step(model.module, optimizer, config["data"]["n_bits"], t["seed"],
-                              t["ema_decay"])
+                              t["ema_decay"], model.config.data_noise)
     start = int(sharding.local_copy(state["step"]))
     history: List[Dict[str, Any]] = []
     bar = tqdm(total=t["steps"], initial=start, disable=not (progress and primary), unit="step",
@@ -309,7 +313,8 @@ def refit_state(model: Model, state, images, train_cfg, step: int, mesh):
 
 RNG_DERIVATION = ("step k: batch = ImageDataset.batch_at(k, batch_size, seed); "
                   "key = fold_in(fold_in(key(seed), 0x5EED), k); dequantisation noise from "
-                  "key, posterior draws from fold_in(key, 1)")
+                  "key, posterior draws from fold_in(key, 1), Gaussian data noise (a model "
+                  "with data_noise) from fold_in(key, 2)")
 
 
 def run_record(config, model_config, step: int):
