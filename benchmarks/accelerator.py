@@ -22,6 +22,7 @@ pair unless ``--recipes`` says otherwise) so the same code runs on a CPU in CI.
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 import contextlib
 import json
@@ -231,4 +232,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

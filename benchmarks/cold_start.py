@@ -11,6 +11,7 @@ cache), and on and filled (the same folder again: every later run).
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 import os
 import statistics
@@ -61,4 +62,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -9,6 +9,7 @@ time should stay flat in K; the loop's grows with it. Prints the ratio loop / sc
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 import time
 
@@ -56,4 +57,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -16,6 +16,7 @@ excluded); ratios are against ``one core`` measured in the same run. Run it alon
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 import json
 import os
@@ -27,6 +28,8 @@ import tempfile
 
 RUN = """
 import json, sys
+import nif_zoo
+nif_zoo.use_all_cores()  # NIF_ZOO_HOST_DEVICES chooses the count
 from nif_zoo.train import train
 import jax
 cfg = json.loads(sys.argv[1])
@@ -87,4 +90,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

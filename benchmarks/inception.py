@@ -8,6 +8,7 @@ Run it on a quiet machine: PyTorch's thread pool slows down many times when anot
 process keeps the cores busy."""
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 import time
 
@@ -52,4 +53,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -14,6 +14,7 @@ the overhead a quiet machine would show.
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 
 import jax
@@ -70,4 +71,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -64,4 +64,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -9,6 +9,7 @@ machine's devices (the batch split over them, as training runs it).
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 
 import numpy as np
@@ -54,4 +55,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -14,6 +14,7 @@ the same run. Configuration as in ``benchmarks.vs_normflows``: 32x32xC, L = 3, K
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 
 import jax
@@ -95,4 +96,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

@@ -8,6 +8,7 @@ ratio, and the upsampling form's time per latent dimension (flat = linear cost).
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 
 import jax
@@ -79,4 +80,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

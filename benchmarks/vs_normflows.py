@@ -19,6 +19,7 @@ per round, and each figure is the median over rounds, so drift of the machine hi
 """
 from __future__ import annotations
 
+import nif_zoo
 import argparse
 import os
 
@@ -121,4 +122,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    nif_zoo.use_all_cores()  # one CPU device per core (nif_zoo.devices), before JAX runs
     main()

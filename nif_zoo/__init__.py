@@ -7,20 +7,19 @@
     fresh = nif_zoo.create_model("nif", image_shape=(32, 32, 1), levels=3, steps=4,
                                  width=64, latent_dim=64)
 
-Heavy imports (JAX, Flax) happen on first use, not on ``import nif_zoo``. On a CPU,
-``import nif_zoo`` asks JAX for one device per core so that every batch is split over all
-of them (:mod:`nif_zoo.devices`; ``NIF_ZOO_HOST_DEVICES=1`` keeps one).
+Heavy imports (JAX, Flax) happen on first use, not on ``import nif_zoo``, which changes
+nothing in JAX or the environment. On a multi-core CPU, ``nif_zoo.use_all_cores()`` before
+any JAX operation gives JAX one device per core, every batch split over them
+(:mod:`nif_zoo.devices`; the ``nif-zoo`` command does it by itself).
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from nif_zoo import devices as _devices  # noqa: E402  (imports no JAX)
-
-_devices.configure_host_devices()  # one CPU device per core, before JAX starts
+from nif_zoo.devices import use_all_cores  # noqa: E402  (imports no JAX)
 
 __all__ = ["Model", "create_model", "list_models", "load", "load_pretrained", "nifify",
-           "push_to_hub", "save_pretrained", "__version__"]
+           "push_to_hub", "save_pretrained", "use_all_cores", "__version__"]
 
 
 def __getattr__(name):

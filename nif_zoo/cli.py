@@ -839,10 +839,27 @@ COMMANDS = {"list": run_list, "info": run_info, "sample": run_sample,
             "publish": run_publish, "cards": run_cards}
 
 
+NO_COMPUTE = ("list", "cards")  # commands that run no JAX program
+
+
+def use_the_cores():
+    """One CPU device per usable core (:func:`nif_zoo.devices.use_all_cores`,
+    ``NIF_ZOO_HOST_DEVICES`` chooses), before any command computes; from Python after JAX
+    started (``main([...])`` in a session), the devices stay the caller's."""
+    from nif_zoo.devices import use_all_cores
+
+    try:
+        use_all_cores()
+    except RuntimeError:
+        pass
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command not in NO_COMPUTE:
+            use_the_cores()
         COMMANDS[args.command](args)
     except Exception as err:  # one clear line unless --debug
         if args.debug:

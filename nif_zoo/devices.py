@@ -1,42 +1,36 @@
-"""Which devices nif-zoo computes on by default: the whole machine.
+"""Which devices nif-zoo computes on, and the one call that gives it the whole CPU.
 
-XLA:CPU runs a program as one device. One device per core, with every batch split over
-them (data parallel, :mod:`nif_zoo.train.sharding` for training, ``Model`` for sampling,
-evaluation, embedding and refits), is faster on a multi-core CPU (``BENCHMARKS.md``), so
-``import nif_zoo`` asks JAX for as many CPU devices as this process may use cores
-(``os.sched_getaffinity``: ``taskset -c 0`` gives one), before JAX's backends start:
+``import nif_zoo`` changes nothing: JAX runs a CPU as one device (its threads spread over the
+cores), as it would without nif-zoo. XLA:CPU is faster on a multi-core CPU with one device per
+core and every batch split over them (data parallel: :mod:`nif_zoo.train.sharding` for
+training, ``Model`` for sampling, evaluation, embedding and refits): training 2.01x one core
+against 1.76x for one device on the same 2 cores (``python -m benchmarks.host_devices``,
+BENCHMARKS.md). :func:`use_all_cores` asks JAX for that; call it before JAX runs anything::
 
-* through the environment variable ``JAX_NUM_CPU_DEVICES`` when JAX is not imported yet
-  (JAX reads it once, on import; nif-zoo then removes it again, so child processes choose
-  their own devices; a child started before this process imported JAX inherits it, marked
-  as nif-zoo's by ``NIF_ZOO_SET_JAX_NUM_CPU_DEVICES``, and its own ``import nif_zoo``
-  drops it rather than taking it for the user's choice), or
-* through ``jax.config.update("jax_num_cpu_devices", n)`` when it is imported but has not
-  run anything yet.
+    import nif_zoo
+    nif_zoo.use_all_cores()      # one CPU device per usable core (taskset -c 0: one)
 
-Nothing is changed when the user already chose (``JAX_NUM_CPU_DEVICES``,
-``jax_num_cpu_devices`` or ``XLA_FLAGS=--xla_force_host_platform_device_count=...``), or
-when JAX's backends already run (then the devices are what they are).
-``NIF_ZOO_HOST_DEVICES=1`` (or ``0``/``off``) keeps one CPU device; ``NIF_ZOO_HOST_DEVICES=N``
-asks for N. Results do not depend on the device count: every random draw comes from the
-example's own key (``fold_in(key, index)``), only float rounding may differ (~1e-6).
+The ``nif-zoo`` command calls it when it starts (``NIF_ZOO_HOST_DEVICES=N`` asks for N,
+``=1`` or ``off`` keeps one device); benchmarks and the test suite call it themselves.
+A count the user chose for JAX (``JAX_NUM_CPU_DEVICES``, ``XLA_FLAGS=--xla_force_host_
+platform_device_count=...``) wins. Results do not depend on the device count: every random
+draw comes from the example's own key (``fold_in(key, index)``), only float rounding may
+differ (~1e-6).
 
-On GPU / TPU this changes nothing: the accelerators are the devices, and a model's weights
-are replicated over all local ones (``NIF_ZOO_DATA_PARALLEL=0``: the first one only).
+On GPU / TPU the accelerators are the devices, and a model's weights are replicated over all
+local ones (``NIF_ZOO_DATA_PARALLEL=0``: the first one only).
 
-This module imports no JAX.
+This module imports no JAX until :func:`use_all_cores` runs.
 """
 from __future__ import annotations
 
 import os
-import sys
+from typing import Optional
 
 HOST_DEVICES_ENV = "NIF_ZOO_HOST_DEVICES"
 DATA_PARALLEL_ENV = "NIF_ZOO_DATA_PARALLEL"
 FORCE_FLAG = "--xla_force_host_platform_device_count"
 OFF = ("0", "off", "false", "no")
-# set beside JAX_NUM_CPU_DEVICES when nif-zoo sets it: the value is nif-zoo's, not the user's
-REQUEST_MARK_ENV = "NIF_ZOO_SET_JAX_NUM_CPU_DEVICES"
 
 
 def usable_cores() -> int:
@@ -48,7 +42,8 @@ def usable_cores() -> int:
 
 
 def requested_host_devices() -> int:
-    """How many CPU devices nif-zoo asks for: ``NIF_ZOO_HOST_DEVICES`` or the usable cores."""
+    """How many CPU devices :func:`use_all_cores` asks for by default:
+    ``NIF_ZOO_HOST_DEVICES`` or the usable cores."""
     value = os.environ.get(HOST_DEVICES_ENV, "").strip().lower()
     if not value:
         return usable_cores()
@@ -65,63 +60,40 @@ def requested_host_devices() -> int:
 
 
 def user_chose_host_devices() -> bool:
-    if os.environ.get("JAX_NUM_CPU_DEVICES") or FORCE_FLAG in os.environ.get("XLA_FLAGS", ""):
-        return True
-    jax = sys.modules.get("jax")
-    return jax is not None and jax.config.jax_num_cpu_devices != -1
+    """Whether the environment already tells JAX how many CPU devices to make."""
+    return bool(os.environ.get("JAX_NUM_CPU_DEVICES")) or FORCE_FLAG in os.environ.get(
+        "XLA_FLAGS", "")
 
 
-def drop_request(value: str):
-    """Remove nif-zoo's request for ``value`` CPU devices (the variable and its mark) where
-    the environment still holds it."""
-    for key in ("JAX_NUM_CPU_DEVICES", REQUEST_MARK_ENV):
-        if os.environ.get(key) == value:
-            del os.environ[key]
+def use_all_cores(count: Optional[int] = None) -> int:
+    """Ask JAX for ``count`` CPU devices (default: :func:`requested_host_devices`, one per
+    usable core) and return the number asked for; 0 when the environment already chose
+    (that choice stands). Calling it again with the same count is harmless.
 
-
-def forget_inherited_request():
-    """Drop a ``JAX_NUM_CPU_DEVICES`` that a parent nif-zoo set (it carries the mark) and
-    this process inherited before JAX read it: the choice is this process's to make."""
-    value = os.environ.get("JAX_NUM_CPU_DEVICES")
-    if "jax" not in sys.modules and value is not None and os.environ.get(REQUEST_MARK_ENV) == value:
-        drop_request(value)
-
-
-def configure_host_devices() -> int:
-    """Ask for one CPU device per usable core (see the module docstring) unless the user
-    chose or JAX already runs. Returns the count asked for (0: nothing changed)."""
-    forget_inherited_request()
+    Raises:
+        ValueError: ``count`` is not a positive integer.
+        RuntimeError: JAX already runs with another number of CPU devices (it fixes them
+            when it first computes): call this before any JAX operation.
+    """
+    if count is None:
+        count = requested_host_devices()
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer; got {count!r}")
     if user_chose_host_devices():
         return 0
-    count = requested_host_devices()
-    jax = sys.modules.get("jax")
-    if jax is None:
-        os.environ["JAX_NUM_CPU_DEVICES"] = os.environ[REQUEST_MARK_ENV] = str(count)
-        sys.meta_path.insert(0, ForgetOnceJaxReadIt(str(count)))
-        return count
-    from jax._src import xla_bridge  # no public query; the config's own validator uses it
+    import jax
 
-    if xla_bridge.backends_are_initialized():
-        return 0
-    jax.config.update("jax_num_cpu_devices", count)
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError as err:  # the backends already run
+        running = len(jax.local_devices(backend="cpu"))
+        if running == count:
+            return count
+        raise RuntimeError(
+            f"nif_zoo.use_all_cores({count}): JAX already runs on {running} CPU device(s), "
+            "which it fixed when it first computed; call use_all_cores() before any JAX "
+            "operation (right after the imports)") from err
     return count
-
-
-class ForgetOnceJaxReadIt:
-    """An import-system finder that finds nothing: at the first import after JAX has read
-    ``JAX_NUM_CPU_DEVICES`` (its option exists), it removes the variable it was given and
-    itself, so nif-zoo's choice stays in this process."""
-
-    def __init__(self, value: str):
-        self.value = value
-
-    def find_spec(self, fullname, path=None, target=None):
-        bridge = sys.modules.get("jax._src.xla_bridge")
-        if bridge is not None and hasattr(bridge, "num_cpu_devices"):
-            drop_request(self.value)
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-        return None
 
 
 def data_parallel() -> bool:

@@ -18,6 +18,10 @@ import pytest  # noqa: E402
 
 import nif_zoo  # noqa: E402
 
+# One CPU device per core for the in-process tests, as the CLI gives itself (importing nif_zoo
+# does not); subprocesses choose their own (the CLI's call, or none).
+nif_zoo.use_all_cores()
+
 # The CLI turns on JAX's persistent compilation cache; in-process CLI tests would turn it on
 # for the whole test session (and write to the user's cache). tests/test_cli.py checks it in
 # subprocesses instead.

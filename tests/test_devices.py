@@ -1,5 +1,5 @@
-"""One CPU device per core by default (nif_zoo.devices), batches split over them, results
-independent of the device count."""
+"""nif_zoo.use_all_cores(): one CPU device per core when asked (importing nif_zoo changes
+nothing), batches split over them, results independent of the device count."""
 import json
 import os
 import subprocess
@@ -11,11 +11,12 @@ import pytest
 
 from nif_zoo import devices
 
+SETTINGS = ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS", "NIF_ZOO_HOST_DEVICES", "NIF_ZOO_DATA_PARALLEL")
+
 
 def run(script, **env_changes):
     env = dict(os.environ)
-    for key in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS", "NIF_ZOO_HOST_DEVICES",
-                "NIF_ZOO_DATA_PARALLEL"):
+    for key in SETTINGS:
         env.pop(key, None)
     env.update(env_changes)
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env,
@@ -24,55 +25,88 @@ def run(script, **env_changes):
     return out.stdout.strip().splitlines()[-1]
 
 
-COUNT = """
+def test_importing_nif_zoo_changes_nothing():
+    script = """
+        import os, sys
+        import jax, flax, optax, orbax.checkpoint, huggingface_hub  # what they change is theirs
+        before = dict(os.environ), list(sys.meta_path)
+        import nif_zoo
+        import nif_zoo.cli, nif_zoo.data, nif_zoo.evaluate, nif_zoo.models, nif_zoo.train, nif_zoo.zoo
+        assert dict(os.environ) == before[0], set(os.environ.items()) ^ set(before[0].items())
+        assert list(sys.meta_path) == before[1], sys.meta_path
+        assert jax.config.jax_num_cpu_devices == -1
+        print(len(jax.devices()))
+    """
+    assert run(script) == "1"
+    assert run("import jax; jax.devices(); import nif_zoo; print(len(jax.devices()))") == "1"
+
+
+USE = """
     import os, nif_zoo, jax
-    print(len(jax.devices()), os.environ.get("JAX_NUM_CPU_DEVICES"))
+    before = dict(os.environ)
+    asked = nif_zoo.use_all_cores()
+    assert dict(os.environ) == before
+    print(len(jax.devices()), asked)
 """
 
 
-def test_one_cpu_device_per_usable_core_and_the_variable_is_not_inherited():
-    assert run(COUNT) == f"{devices.usable_cores()} None"
-    # jax imported first (not yet running): configured through jax.config
-    assert run("import jax, nif_zoo; print(len(jax.devices()))") == str(devices.usable_cores())
+def test_use_all_cores_gives_one_device_per_usable_core():
+    cores = devices.usable_cores()
+    assert run(USE) == f"{cores} {cores}"
 
 
 @pytest.mark.parametrize("env, expected", [
-    ({"NIF_ZOO_HOST_DEVICES": "3"}, "3"),
-    ({"NIF_ZOO_HOST_DEVICES": "off"}, "1"),
-    ({"NIF_ZOO_HOST_DEVICES": "1"}, "1"),
-    # the user's own choice wins
-    ({"NIF_ZOO_HOST_DEVICES": "2", "XLA_FLAGS": "--xla_force_host_platform_device_count=3"}, "3"),
-    ({"JAX_NUM_CPU_DEVICES": "3"}, "3"),
-    ({"JAX_NUM_CPU_DEVICES": "3", "NIF_ZOO_SET_JAX_NUM_CPU_DEVICES": "2"}, "3"),
-    # inherited from a parent nif-zoo that had not imported JAX yet: not the user's choice
-    ({"JAX_NUM_CPU_DEVICES": "2", "NIF_ZOO_SET_JAX_NUM_CPU_DEVICES": "2",
-      "NIF_ZOO_HOST_DEVICES": "3"}, "3"),
+    ({"NIF_ZOO_HOST_DEVICES": "3"}, "3 3"),
+    ({"NIF_ZOO_HOST_DEVICES": "off"}, "1 1"),
+    ({"NIF_ZOO_HOST_DEVICES": "1"}, "1 1"),
+    # the user's own choice for JAX wins (0: nothing asked)
+    ({"NIF_ZOO_HOST_DEVICES": "2", "XLA_FLAGS": "--xla_force_host_platform_device_count=3"}, "3 0"),
+    ({"JAX_NUM_CPU_DEVICES": "3"}, "3 0"),
 ])
 def test_the_count_can_be_chosen_or_turned_off(env, expected):
-    assert run(COUNT, **env).split()[0] == expected
+    assert run(USE, **env) == expected
 
 
-def test_a_child_started_before_jax_was_imported_chooses_its_own_count():
-    """A process that imported nif_zoo (which sets JAX_NUM_CPU_DEVICES for JAX to read) but
-    not JAX, and starts a child: the child's nif-zoo decides again (here 3, the parent 2)."""
-    parent = """
-        import os, subprocess, sys, nif_zoo
-        assert "jax" not in sys.modules and os.environ["JAX_NUM_CPU_DEVICES"] == "2"
-        child = "import os, nif_zoo, jax; print(len(jax.devices()))"
-        print(subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
-                             env=dict(os.environ, NIF_ZOO_HOST_DEVICES="3"), check=True).stdout)
+def test_too_late_is_a_clear_error_and_the_same_count_again_is_harmless():
+    script = """
+        import jax, nif_zoo
+        assert nif_zoo.use_all_cores(3) == 3
+        jax.numpy.ones(1)
+        assert nif_zoo.use_all_cores(3) == 3  # already so: nothing to do
+        try:
+            nif_zoo.use_all_cores(2)
+        except RuntimeError as err:
+            print("refused:", "before any JAX operation" in str(err))
     """
-    assert run(parent, NIF_ZOO_HOST_DEVICES="2") == "3"
+    assert run(script) == "refused: True"
+
+
+def test_the_cli_uses_every_core_and_its_children_choose_their_own():
+    script = """
+        import os, subprocess, sys
+        from nif_zoo import cli
+        cli.use_the_cores()
+        import jax
+        child = "import nif_zoo, jax; print(len(jax.devices()))"
+        out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        print(len(jax.devices()), out)
+    """
+    assert run(script, NIF_ZOO_HOST_DEVICES="3") == "3 1"
 
 
 def test_a_bad_count_is_refused(monkeypatch):
     monkeypatch.setenv("NIF_ZOO_HOST_DEVICES", "two")
     with pytest.raises(ValueError, match="NIF_ZOO_HOST_DEVICES must be a positive integer"):
         devices.requested_host_devices()
+    for bad in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="count must be a positive integer"):
+            devices.use_all_cores(bad)
 
 
 RESULTS = """
-    import json, numpy as np, nif_zoo, jax
+    import json, numpy as np, nif_zoo
+    nif_zoo.use_all_cores()
     outs = {}
     for kind, extra in (("nif", {"latent_dim": 12}), ("deep_nif", {"latent_dim": 6})):
         m = nif_zoo.create_model(kind, image_shape=(8, 8, 1), levels=2, steps=1, width=8,
