@@ -111,8 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="prior temperature t (the model card's recommendation)")
     sample.add_argument("--s", type=float, default=None,
                         help="noise scale s (the model card's recommendation)")
-    sample.add_argument("--isotropic", action="store_true",
-                        help="noise N(0, s I) as the authors' code instead of N(0, s Sigma)")
+    sample.add_argument("--noise-form", choices=["paper", "isotropic", "authors"], default=None,
+                        help="how noise of scale s is drawn: paper N(0, s Sigma) (default), "
+                             "isotropic N(0, s I), authors s eps (standard deviation s, "
+                             "isotropic: the authors' code's sampling)")
+    sample.add_argument("--isotropic", action="store_true", help="the same as --noise-form isotropic")
     sample.add_argument("--denoise", type=float, default=None, metavar="SIGMA",
                         help="one score step x + SIGMA^2 grad log p(x) with the model's own "
                              "density before quantising (Tweedie; a model trained with data "
@@ -498,7 +501,8 @@ def run_sample(args) -> str:
     for start in range(0, args.num, SAMPLE_CHUNK):
         count = min(SAMPLE_CHUNK, args.num - start)
         images = model.sample(count, temperature=t, s=s, seed=args.seed,
-                              isotropic=args.isotropic, denoise=args.denoise,
+                              isotropic=args.isotropic, noise_form=args.noise_form,
+                              denoise=args.denoise,
                               first_index=start)
         if store is not None:
             store[start: start + count] = images

@@ -96,6 +96,32 @@ def use_all_cores(count: Optional[int] = None) -> int:
     return count
 
 
+DATA_AXIS = "data"  # the batch axis of every mesh nif-zoo builds
+
+
+def batch_mesh(devices):
+    """The 1-D mesh of the batch axis over ``devices`` (the one mesh builder: training,
+    models and restored weights all use it)."""
+    import jax
+    import numpy as np
+
+    return jax.sharding.Mesh(np.asarray(list(devices)), (DATA_AXIS,))
+
+
+def replicated_sharding(devices):
+    """Every array whole on each of ``devices``."""
+    import jax
+
+    return jax.sharding.NamedSharding(batch_mesh(devices), jax.sharding.PartitionSpec())
+
+
+def batch_sharding(devices):
+    """Arrays split along their first axis over ``devices``."""
+    import jax
+
+    return jax.sharding.NamedSharding(batch_mesh(devices), jax.sharding.PartitionSpec(DATA_AXIS))
+
+
 def data_parallel() -> bool:
     """Whether models split batches over all local devices (``NIF_ZOO_DATA_PARALLEL``)."""
     return os.environ.get(DATA_PARALLEL_ENV, "1").strip().lower() not in OFF

@@ -12,7 +12,7 @@ Two families (SPEC sections 1-4):
   ``reverse=True``. ``forward(x)`` and ``inverse(y)`` are the directions by name. Same
   dimension in and out.
 * :class:`NoisyInjection`: a learnable noise model p(x | z) = N(x; A z + b, s Sigma) from a
-  smaller latent z, x of dimension N >= M = dim z. ``decode(z, s, isotropic)`` draws x
+  smaller latent z, x of dimension N >= M = dim z. ``decode(z, s, noise_form)`` draws x
   (s = 0: the mean, exactly on the manifold; s > 0 uses the ``"noise"`` RNG);
   ``stochastic_inverse(x, estimate)`` returns z: the mode z+ of q(z | x) (``"mode"``), the
   posterior mean under N(0, I) (``"posterior_mean"``) or a reparameterised draw
@@ -72,8 +72,8 @@ class NoisyInjection(nn.Module):
     noisy = True
     closed_form = False  # True: log_marginal(x) is the exact log p(x) under z ~ N(0, I)
 
-    def decode(self, z, s=0.0, isotropic: bool = False):
-        """Latent -> data: x ~ N(A z + b, s Sigma) (``isotropic``: N(A z + b, s I))."""
+    def decode(self, z, s=0.0, noise_form: str = "paper"):
+        """Latent -> data: x ~ N(A z + b, s Sigma) (``noise_form``: :data:`nif_zoo.nif.gaussian.NOISE_FORMS`)."""
         raise NotImplementedError
 
     def stochastic_inverse(self, x, estimate: str = "mode"):
@@ -88,13 +88,13 @@ class NoisyInjection(nn.Module):
         """log int p(x | z) dz, shape of the batch axes."""
         raise NotImplementedError
 
-    def __call__(self, x, reverse: bool = False, s=0.0, isotropic: bool = False,
+    def __call__(self, x, reverse: bool = False, s=0.0, noise_form: str = "paper",
                  estimate: str = "mode"):
         """Normalizing direction: ``(stochastic_inverse(x, estimate), manifold_term(x))``;
-        generative: ``(decode(x, s, isotropic), -manifold_term(decoded))``."""
+        generative: ``(decode(x, s, noise_form), -manifold_term(decoded))``."""
         if not reverse:
             return self.stochastic_inverse(x, estimate), self.manifold_term(x)
-        y = self.decode(x, s, isotropic)
+        y = self.decode(x, s, noise_form)
         return y, -self.manifold_term(y)
 
     @nn.nowrap
@@ -336,10 +336,10 @@ class Chain(nn.Module):
         return z.reshape(z.shape[:1] + (-1,))
 
     # ------------------------------------------------------------ generative direction
-    def decode(self, latent, s=0.0, isotropic: bool = False):
+    def decode(self, latent, s=0.0, noise_form: str = "paper"):
         """Flat latents (n, latent_dim) -> data events: bijections' inverses and the noisy
         layers' ``decode`` with noise scale ``s`` (each draws from the ``"noise"`` RNG)."""
         h = latent.reshape(latent.shape[:1] + self.latent_shape)
         for layer in reversed(self.named):
-            h = layer.decode(h, s, isotropic) if layer.noisy else layer(h, reverse=True)[0]
+            h = layer.decode(h, s, noise_form) if layer.noisy else layer(h, reverse=True)[0]
         return h

@@ -21,6 +21,7 @@ import numpy as np
 
 from nif_zoo import rng
 from nif_zoo.data import quantize
+from nif_zoo.devices import batch_sharding, replicated_sharding
 from nif_zoo.models.validation import (
     check_count, check_images, check_latent, check_non_negative,
 )
@@ -62,18 +63,6 @@ def unit_images(images, image_shape, n_bits: int, key=None):
 
 def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
-
-
-def replicated_sharding(devices):
-    """Every array whole on each of ``devices``."""
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
-    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-
-
-def batch_sharding(devices):
-    """Arrays split along their first axis over ``devices``."""
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
-    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
 
 
 def example_keys(key, start: int, count: int):
@@ -257,9 +246,9 @@ class Model:
 
     @functools.cached_property
     def _decode(self):
-        def decode(variables, latent, s, keys, isotropic):
+        def decode(variables, latent, s, keys, noise_form):
             return per_example(lambda zi, key: self.module.apply(
-                variables, zi, s, isotropic, method="decode", rngs={"noise": key}), latent, keys)
+                variables, zi, s, noise_form, method="decode", rngs={"noise": key}), latent, keys)
         return jax.jit(decode, static_argnums=(4,))
 
     @functools.cached_property
@@ -437,24 +426,29 @@ class Model:
                                  batch_size).astype(np.float32)
 
     def decode(self, z, *, s: float = 0.0, seed=0, isotropic: bool = False,
-               batch_size: int = DEFAULT_BATCH_SIZE, first_index: int = 0) -> np.ndarray:
+               noise_form=None, batch_size: int = DEFAULT_BATCH_SIZE,
+               first_index: int = 0) -> np.ndarray:
         """Latents (n, latent_dim) -> images (n, H, W, C), float32 in the data scale (0 black,
-        1 white; not clipped, not quantised). NIF adds noise N(0, s Sigma) before the Glow
-        (``isotropic=True``: N(0, s I), as the authors' code) at every noisy layer; s = 0 is
-        on the manifold. NF has no noise model and ignores s. The noise of latent j is drawn from
-        ``fold_in(key(seed), first_index + j)``."""
+        1 white; not clipped, not quantised). NIF adds noise of scale s before the Glow at
+        every noisy layer, by ``noise_form`` (:data:`nif_zoo.nif.gaussian.NOISE_FORMS`):
+        ``"paper"`` N(0, s Sigma) (default), ``"isotropic"`` N(0, s I) (also
+        ``isotropic=True``), ``"authors"`` s eps, standard deviation s (the authors' code's
+        sampling, exactly); s = 0 is on the manifold. NF has no noise model and ignores s.
+        The noise of latent j is drawn from ``fold_in(key(seed), first_index + j)``."""
         s = check_non_negative("s", s)
+        noise_form = resolve_noise_form(noise_form, isotropic)
         latent = check_latent(z, self.latent_dim)
         if s == 0 or not self.module.has_noise_model:  # no noise is drawn
             fn = lambda b, _: self._decode_on_manifold(self._compute_variables, b)  # noqa: E731
         else:  # noise of example j from fold_in(key(seed), j)
             fn = lambda b, keys: self._decode(self._compute_variables, b, jnp.float32(s), keys,  # noqa: E731
-                                              bool(isotropic))
+                                              noise_form)
         return self._map_batches(fn, latent, batch_size, as_key(seed),
                                  check_index(first_index)).astype(np.float32)
 
     def sample(self, num: int, *, temperature: float = 1.0, s: float = 1.0, seed=0,
-               isotropic: bool = False, denoise=None, batch_size: int = DEFAULT_BATCH_SIZE,
+               isotropic: bool = False, noise_form=None, denoise=None,
+               batch_size: int = DEFAULT_BATCH_SIZE,
                first_index: int = 0) -> np.ndarray:
         """``num`` images, uint8 (num, H, W, C) in [0, 2^n_bits): z = t eps, eps ~ N(0, I_M),
         then :meth:`decode` with noise scale s, then (``denoise`` = sigma > 0) one score step
@@ -469,6 +463,7 @@ class Model:
         latent_key, noise_key = jax.random.split(as_key(seed))
         eps = latent_draws(latent_key, first_index, num, self.latent_dim)
         y = self.decode(np.asarray(temperature * eps), s=s, seed=noise_key, isotropic=isotropic,
+                        noise_form=noise_form,
                         batch_size=batch_size, first_index=first_index)
         if sigma:
             y = self._denoise_unit(self._inside_domain(y)[0], sigma, batch_size)
@@ -532,7 +527,7 @@ class Model:
                          f"shape ({self.latent_dim},); got shape {arr.shape}")
 
     def interpolate(self, a, b, steps: int = 8, *, path: str = "linear", s: float = 0.0,
-                    seed=0, isotropic: bool = False) -> np.ndarray:
+                    seed=0, isotropic: bool = False, noise_form=None) -> np.ndarray:
         """``steps`` images (steps, H, W, C) in the data scale, decoded along a path between
         ``a`` and ``b``: images (their embeddings are the ends, so the first and last are
         their reconstructions) or latents (M,). ``path="linear"``: (1 - u) z_a + u z_b;
@@ -550,7 +545,8 @@ class Model:
             z = (1.0 - u) * za + u * zb
         else:
             z = slerp(za, zb, u)
-        return self.decode(z.astype(np.float32), s=s, seed=seed, isotropic=isotropic)
+        return self.decode(z.astype(np.float32), s=s, seed=seed, isotropic=isotropic,
+                           noise_form=noise_form)
 
     SCORES = ("bits_per_dim", "projection_distance", "off_manifold", "latent_norm")
 
@@ -580,6 +576,18 @@ class Model:
                 lambda b, _: self._manifold_term(self._compute_variables, b), y, batch_size)
             scores["off_manifold"] = -term.astype(np.float64) / self.num_dims
         return {k: scores[k] for k in self.SCORES if k in scores}
+
+
+def resolve_noise_form(noise_form, isotropic: bool) -> str:
+    """``noise_form`` (default ``"paper"``), with ``isotropic=True`` the older spelling of
+    ``noise_form="isotropic"``."""
+    from nif_zoo.nif.gaussian import check_noise_form
+
+    if isotropic:
+        if noise_form not in (None, "isotropic"):
+            raise ValueError(f"isotropic=True and noise_form={noise_form!r} disagree; give one")
+        return "isotropic"
+    return check_noise_form("paper" if noise_form is None else noise_form)
 
 
 def slerp(za, zb, u):

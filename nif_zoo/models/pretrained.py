@@ -214,8 +214,9 @@ def weights_sharding(devices=None):
         raise ValueError(f"devices must be jax.Device objects (jax.devices()); got {bad[0]!r}")
     if len(devices) == 1:
         return jax.sharding.SingleDeviceSharding(devices[0])
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("data",))
-    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    from nif_zoo.devices import replicated_sharding
+
+    return replicated_sharding(devices)
 
 
 def read_json(folder: str, name: str, default=None):
@@ -265,9 +266,39 @@ def read_model_files(folder: str, devices=None):
     sharding = weights_sharding(devices)
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                           abstract_variables(config, module))
+    path = os.path.join(os.path.abspath(folder), WEIGHTS)
     checkpointer = ocp.StandardCheckpointer()
     try:
-        variables = checkpointer.restore(os.path.join(os.path.abspath(folder), WEIGHTS), target)
+        check_stored_shapes(folder, config, target, checkpointer.metadata(path))
+        variables = checkpointer.restore(path, target)
     finally:
         checkpointer.close()
     return config, module, variables
+
+
+def parameter_shapes(tree):
+    """{"params/glow/...": shape} of a tree of arrays or array metadata."""
+    import jax
+
+    def name(path):
+        return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+    return {name(path): tuple(leaf.shape)
+            for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def check_stored_shapes(folder: str, config, target, metadata):
+    """ValueError naming every parameter whose shape from ``config.json`` differs from the
+    stored weights' (or that only one of them has), before orbax is asked to restore."""
+    stored = parameter_shapes(getattr(metadata, "item_metadata", metadata))
+    wanted = parameter_shapes(target)
+    problems = [f"{name}: {wanted[name]} from config.json, {stored[name]} stored"
+                for name in sorted(set(wanted) & set(stored)) if wanted[name] != stored[name]]
+    problems += [f"{name}: in config.json's model, not stored" for name in sorted(set(wanted) - set(stored))]
+    problems += [f"{name}: stored, not in config.json's model" for name in sorted(set(stored) - set(wanted))]
+    if problems:
+        sizes = ", ".join(f"{k}={config.get(k)!r}" for k in
+                          ("kind", "image_shape", "levels", "steps", "width", "latent_dim")
+                          if config.get(k) is not None)
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"{folder}: config.json ({sizes}) does not match the stored weights: "
+                         f"{shown}")

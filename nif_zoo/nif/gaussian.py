@@ -23,16 +23,14 @@ SMALL_BLOCK x SMALL_BLOCK); log-determinants are
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from nif_zoo import rng
+from nif_zoo.flows.base import LOG_2PI
 from nif_zoo.precision import exact
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 # ----------------------------------------------------------------------------- linear algebra
@@ -205,7 +203,7 @@ def log_marginal(x, A, b, log_var):
 
 
 @exact
-def posterior_mean(x, A, b, log_var):
+def stochastic_inverse_mode(x, A, b, log_var):
     """z+ = Lambda^-1 u: the stochastic inverse's mode, the weighted least-squares solution
     of A z = x - b (Proposition 1). The default embedding. Shape (..., M)."""
     st = statistics(x, A, b, log_var)
@@ -213,9 +211,9 @@ def posterior_mean(x, A, b, log_var):
 
 
 @exact
-def prior_posterior_mean(x, A, b, log_var):
+def posterior_mean(x, A, b, log_var):
     """(I + Lambda)^-1 u: the true posterior mean E[z | x] under z ~ N(0, I_M) (the authors'
-    code's embedding; shrunk towards 0 compared with :func:`posterior_mean`)."""
+    code's embedding; shrunk towards 0 compared with :func:`stochastic_inverse_mode`)."""
     st = statistics(x, A, b, log_var)
     return cholesky_solve(cholesky(with_identity(st.lam)), st.u)
 
@@ -267,16 +265,41 @@ def decode_mean(z, A, b):
     return jnp.einsum("...nm,...m->...n", A, z) + b
 
 
-def noise(key, shape, log_var, s=1.0, isotropic=False):
-    """sqrt(s) * Sigma^(1/2) eps (or sqrt(s) eps with ``isotropic``), eps ~ N(0, I)."""
-    std = jnp.ones_like(log_var) if isotropic else jnp.exp(0.5 * log_var)
-    return jnp.sqrt(s) * std * rng.normal(key, shape, log_var.dtype)
+NOISE_FORMS = ("paper", "isotropic", "authors")
+"""How decode's off-manifold noise of scale s is drawn (eps ~ N(0, I)):
+
+* ``"paper"``: N(0, s Sigma), i.e. sqrt(s) Sigma^(1/2) eps (paper sec. 5.2; the default);
+* ``"isotropic"``: N(0, s I), i.e. sqrt(s) eps;
+* ``"authors"``: s eps, standard deviation s, isotropic: the authors' code
+  (``AffineGaussianPriorDiagCov.inverse`` in their ``non_dim_preserving.py``), so their FID
+  grid of s, linspace(0, 1.2, 15), is in units of standard deviation.
+"""
+
+
+def check_noise_form(noise_form: str) -> str:
+    if noise_form not in NOISE_FORMS:
+        raise ValueError(f"noise_form must be one of {NOISE_FORMS}; got {noise_form!r}")
+    return noise_form
+
+
+def noise_std(log_var, s, noise_form="paper"):
+    """The noise's standard deviation per dimension (see :data:`NOISE_FORMS`)."""
+    check_noise_form(noise_form)
+    if noise_form == "paper":
+        return jnp.sqrt(s) * jnp.exp(0.5 * log_var)
+    scale = jnp.sqrt(s) if noise_form == "isotropic" else jnp.asarray(s, log_var.dtype)
+    return scale * jnp.ones_like(log_var)
+
+
+def noise(key, shape, log_var, s=1.0, noise_form="paper"):
+    """noise_std(log_var, s, noise_form) * eps, eps ~ N(0, I) of ``shape``."""
+    return noise_std(log_var, s, noise_form) * rng.normal(key, shape, log_var.dtype)
 
 
 @exact
-def generate(key, z, A, b, log_var, s=1.0, isotropic=False):
-    """x ~ N(A z + b, s Sigma) (paper sec. 5.2); ``isotropic=True`` uses N(A z + b, s I),
-    the authors' code's sampling. s = 0 returns the manifold point A z + b exactly.
-    With z = t * eps_z this is the issue's x = A (t eps_z) + b + sqrt(s) Sigma^(1/2) eps_x."""
+def generate(key, z, A, b, log_var, s=1.0, noise_form="paper"):
+    """x ~ N(A z + b, s Sigma) (paper sec. 5.2), or another of the :data:`NOISE_FORMS`
+    (``"authors"``: A z + b + s eps, the authors' code). s = 0 returns the manifold point
+    A z + b exactly. With z = t * eps_z this is x = A (t eps_z) + b + sqrt(s) Sigma^(1/2) eps_x."""
     mean = decode_mean(z, A, b)
-    return mean + noise(key, mean.shape, log_var, s, isotropic)
+    return mean + noise(key, mean.shape, log_var, s, noise_form)

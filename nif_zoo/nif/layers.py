@@ -10,7 +10,7 @@ image ``(H, W, C)`` to a smaller image ``(H/f, W/f, c_z)``. Both give:
 * ``stochastic_inverse(x, estimate)``: ``"mode"`` (z+, default), ``"posterior_mean"`` (the
   true posterior mean under N(0, I)) or ``"sample"`` (z ~ q(z | x), ``"posterior"`` RNG);
 * ``log_posterior(z, x)``: log q(z | x);
-* ``decode(z, s, isotropic)``: x ~ N(A z + b, s Sigma), with the ``"noise"`` RNG stream
+* ``decode(z, s, noise_form)``: x ~ N(A z + b, s Sigma), with the ``"noise"`` RNG stream
   unless s == 0 (then exactly on the manifold);
 * ``blocks(x)``, ``block_parameters(params)``, ``parameters_from_blocks(A, b, log_var)``:
   the layout of :mod:`nif_zoo.nif.factor_analysis` (data (n, B, R), shared A (R, M), b and
@@ -85,7 +85,8 @@ class DenseNIF(NoisyInjection):
         check_estimate(estimate)
         if estimate == "sample":
             return gaussian.sample_stochastic_inverse(self.make_rng("posterior"), *self.args(x))
-        fn = gaussian.posterior_mean if estimate == "mode" else gaussian.prior_posterior_mean
+        fn = (gaussian.stochastic_inverse_mode if estimate == "mode" else
+              gaussian.posterior_mean)
         return fn(*self.args(x))
 
     def log_posterior(self, z, x):
@@ -100,10 +101,10 @@ class DenseNIF(NoisyInjection):
     def parameters_from_blocks(self, A, b, log_var):
         return {"A": jnp.asarray(A), "b": jnp.asarray(b)[0], "log_var": jnp.asarray(log_var)[0]}
 
-    def decode(self, z, s=0.0, isotropic: bool = False):
+    def decode(self, z, s=0.0, noise_form: str = "paper"):
         key = noise_key(self, s)
         x = (gaussian.decode_mean(z, self.A, self.b) if key is None else
-             gaussian.generate(key, z, self.A, self.b, self.log_var, s, isotropic))
+             gaussian.generate(key, z, self.A, self.b, self.log_var, s, noise_form))
         return x.reshape(z.shape[:-1] + tuple(self.event_shape))
 
 
@@ -160,7 +161,8 @@ class UpsampleNIF(NoisyInjection):
         check_estimate(estimate)
         if estimate == "sample":
             return upsample.sample_stochastic_inverse(self.make_rng("posterior"), *self.args(x))
-        fn = upsample.posterior_mean if estimate == "mode" else upsample.prior_posterior_mean
+        fn = (upsample.stochastic_inverse_mode if estimate == "mode" else
+              upsample.posterior_mean)
         return fn(*self.args(x))
 
     def log_posterior(self, z, x):
@@ -185,8 +187,8 @@ class UpsampleNIF(NoisyInjection):
         return {"W": jnp.asarray(A), "b": self._blocks_to_image(b),
                 "log_var": self._blocks_to_image(log_var)}
 
-    def decode(self, z, s=0.0, isotropic: bool = False):
+    def decode(self, z, s=0.0, noise_form: str = "paper"):
         key = noise_key(self, s)
         if key is None:
             return upsample.decode_mean(z, self.W, self.b, self.factor)
-        return upsample.generate(key, z, self.W, self.b, self.log_var, self.factor, s, isotropic)
+        return upsample.generate(key, z, self.W, self.b, self.log_var, self.factor, s, noise_form)

@@ -86,14 +86,14 @@ class StochasticCoupling(NoisyInjection):
         if estimate == "sample":
             z2 = gaussian.sample_stochastic_inverse(self.make_rng("posterior"), x2, A, b, log_var)
         else:
-            z2 = gaussian.posterior_mean(x2, A, b, log_var)
+            z2 = gaussian.stochastic_inverse_mode(x2, A, b, log_var)
         return jnp.concatenate([x1, z2], axis=-1)
 
     def log_posterior(self, z, x):
         x1, x2 = self.halves(x)
         return gaussian.log_stochastic_inverse(z[..., self.split:], x2, *self.noise_model(x1))
 
-    def decode(self, z, s=0.0, isotropic: bool = False):
+    def decode(self, z, s=0.0, noise_form: str = "paper"):
         """(z1, z2) -> (x1 = z1, x2 ~ N(A(z1) z2 + b(z1), s Sigma(z1))); s = 0: the mean."""
         x1, z2 = z[..., : self.split], z[..., self.split:]
         if z2.shape[-1] != self.latent_dim:
@@ -102,5 +102,5 @@ class StochasticCoupling(NoisyInjection):
         A, b, log_var = self.noise_model(x1)
         key = noise_key(self, s)
         x2 = (gaussian.decode_mean(z2, A, b) if key is None else
-              gaussian.generate(key, z2, A, b, log_var, s, isotropic))
+              gaussian.generate(key, z2, A, b, log_var, s, noise_form))
         return jnp.concatenate([x1, x2], axis=-1)

@@ -68,17 +68,17 @@ def manifold_term(x, W, b, log_var, factor: int):
 
 
 @exact
-def posterior_mean(x, W, b, log_var, factor: int):
+def stochastic_inverse_mode(x, W, b, log_var, factor: int):
     """z+ = Lambda^-1 u block by block: the stochastic inverse's mode, (..., h, w, c_z)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
-    return gaussian.posterior_mean(xb, W, bb, lvb)
+    return gaussian.stochastic_inverse_mode(xb, W, bb, lvb)
 
 
 @exact
-def prior_posterior_mean(x, W, b, log_var, factor: int):
+def posterior_mean(x, W, b, log_var, factor: int):
     """(I + Lambda)^-1 u block by block (posterior mean under N(0, I)), (..., h, w, c_z)."""
     xb, bb, lvb = blocks(x, W, b, log_var, factor)
-    return gaussian.prior_posterior_mean(xb, W, bb, lvb)
+    return gaussian.posterior_mean(xb, W, bb, lvb)
 
 
 @exact
@@ -102,7 +102,7 @@ def decode_mean(z, W, b, factor: int):
 
 
 @exact
-def generate(key, z, W, b, log_var, factor: int, s=1.0, isotropic=False):
-    """x ~ N(upsample(z) + b, s Sigma) (or s I with ``isotropic``); s = 0: on the manifold."""
+def generate(key, z, W, b, log_var, factor: int, s=1.0, noise_form="paper"):
+    """x ~ N(upsample(z) + b, s Sigma) (or the other ``noise_form``s of :func:`gaussian.noise`); s = 0: on the manifold."""
     mean = decode_mean(z, W, b, factor)
-    return mean + gaussian.noise(key, mean.shape, log_var, s, isotropic)
+    return mean + gaussian.noise(key, mean.shape, log_var, s, noise_form)

@@ -18,19 +18,17 @@ same dequantised images; both are reported). Held-out numbers can still go eithe
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nif_zoo.flows.base import LOG_2PI
 from nif_zoo.models import Model
 from nif_zoo.models.architectures import GLOW_OPTIONS
 from nif_zoo.nif import factor_analysis
 from nif_zoo.train.refit import DEFAULT_ITERATIONS, DEFAULT_TOL, glow_latents, refit_prior
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclasses.dataclass

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-DATA_AXIS = "data"
+from nif_zoo.devices import DATA_AXIS, batch_mesh
 
 
 def maybe_initialize_distributed() -> bool:
@@ -61,7 +61,7 @@ def data_mesh(devices=None, batch_size=None) -> Mesh:
         devices = jax.devices()
         if batch_size is not None and jax.process_count() == 1:
             devices = devices[:dividing_count(len(devices), batch_size)]
-    return Mesh(np.asarray(list(devices)), (DATA_AXIS,))
+    return batch_mesh(devices)
 
 
 def dividing_count(num_devices: int, batch_size: int) -> int:

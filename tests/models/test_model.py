@@ -141,6 +141,17 @@ def test_sampling_is_seeded_finite_and_respects_t_and_s(models, name):
     noisy = other.decode(z, s=1.0, seed=0)
     iso = other.decode(z, s=1.0, seed=0, isotropic=True)
     assert not np.allclose(noisy, iso)
+    np.testing.assert_array_equal(iso, other.decode(z, s=1.0, seed=0, noise_form="isotropic"))
+    # the authors' form: noise of standard deviation s, the same draws as N(0, s I) scaled
+    on = other.decode(z, s=0.0)
+    authors = other.decode(z, s=0.25, seed=0, noise_form="authors")
+    quarter = other.decode(z, s=0.0625, seed=0, noise_form="isotropic")  # sqrt(0.0625) = 0.25
+    np.testing.assert_allclose(authors, quarter, atol=1e-5)
+    assert not np.allclose(authors, on)
+    with pytest.raises(ValueError, match="noise_form must be one of"):
+        other.decode(z, s=1.0, noise_form="gaussian")
+    with pytest.raises(ValueError, match="disagree"):
+        other.decode(z, s=1.0, isotropic=True, noise_form="authors")
 
 
 def test_config_is_json_and_rebuilds_the_same_model(models):

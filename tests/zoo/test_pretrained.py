@@ -99,6 +99,25 @@ def test_newer_format_version_is_refused(tiny_folder, tmp_path):
         nif_zoo.load(folder)
 
 
+def test_a_config_that_does_not_match_its_weights_names_the_shapes(tiny_folder, tmp_path):
+    folder = str(tmp_path / "copy")
+    shutil.copytree(tiny_folder, folder)
+    config_path = os.path.join(folder, "config.json")
+    config = json.load(open(config_path))
+    config["latent_dim"] = config["latent_dim"] + 2
+    json.dump(config, open(config_path, "w"))
+    pretrained.write_manifest(folder)  # checksums agree: only the shapes do not
+    want = config["latent_dim"]
+    with pytest.raises(ValueError, match=r"does not match the stored weights: params/prior/A: "
+                                         rf"\(64, {want}\) from config.json, \(64, {want - 2}\) stored"):
+        nif_zoo.load(folder)
+    # the command line: one line of error, no traceback at exit
+    out = subprocess.run([sys.executable, "-m", "nif_zoo.cli", "sample", folder, "--out",
+                          str(tmp_path / "s.png")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "does not match the stored weights" in out.stderr
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
 def test_push_to_hub_uploads_a_verified_folder(tiny_models, tmp_path):
     calls = {}
 
