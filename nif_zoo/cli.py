@@ -408,12 +408,11 @@ def run_train(args):
 def load_model(name: str, revision=None):
     """(Model, its verified pretrained folder) for a zoo name, hub repo id or folder."""
     from nif_zoo.cache import enable_compilation_cache
-    from nif_zoo.models import pretrained
     from nif_zoo.zoo import hub
 
     enable_compilation_cache()
     folder = hub.resolve(name, revision=revision)
-    return pretrained.load_pretrained(folder, verified=True), folder
+    return hub.load_pretrained(folder, verified=True), folder
 
 
 def zoo_defaults(folder: str):

@@ -109,10 +109,10 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
     Each model's row is saved to ``out_dir/models/NAME.json`` as soon as it is measured and
     reused by a later call with the same settings and weights, so a killed run resumes
     where it stopped."""
-    import nif_zoo
     from nif_zoo.evaluate import fid as fid_lib
     from nif_zoo.evaluate.prior_fit import CHECKERBOARD_TEMPERATURE
     from nif_zoo.evaluate.spectrum import checkerboard
+    from nif_zoo.zoo import load
 
     names = list(names)
     data = shared_data_config(names)
@@ -121,7 +121,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
     say(f"reference statistics: {train_limit} train and {test_limit} test images ...")
     train_ref = fid_lib.reference_statistics(data, "train", train_limit, features)
     test_ref = fid_lib.reference_statistics(data, "test", test_limit, features)
-    models = {name: nif_zoo.load(name) for name in names}
+    models = {name: load(name) for name in names}
     test = evaluation_data(data, "test", test_limit)
     settings = {"num_samples": num_samples,
                 "sweep_samples": num_samples if sweep_samples is None else sweep_samples,

@@ -49,12 +49,12 @@ class DemoState:
         self.last_latency_s: Optional[float] = None
 
     def model(self, name: str):
-        import nif_zoo
+        from nif_zoo.zoo import load
 
         if not name:
             raise ValueError("pick a model")
         if name not in self.models:
-            self.models[name] = nif_zoo.load(name)
+            self.models[name] = load(name)
         return self.models[name]
 
     def _grid(self, images, n_bits, cols=None):

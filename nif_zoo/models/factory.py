@@ -38,18 +38,18 @@ import jax
 import jax.numpy as jnp
 
 from nif_zoo import rng
-from nif_zoo.flows.base import Chain
 from nif_zoo.flows.conv import check_conv_form
 from nif_zoo.flows.logit import check_lambda
 from nif_zoo.models.architectures import (
     GLOW_OPTIONS, KINDS, TABLE, architecture, choose_upsample_factor, upsample_fits,
 )
+from nif_zoo.models.build import abstract_variables, module_from_config
 from nif_zoo.models.config import FORMAT_VERSION, ModelConfig, check_data_noise
 from nif_zoo.models.model import Model, unit_images
 from nif_zoo.models.validation import check_count
 
-__all__ = ["FORMAT_VERSION", "KINDS", "choose_upsample_factor", "create_model", "model_config",
-           "module_from_config", "upsample_fits"]
+__all__ = ["FORMAT_VERSION", "KINDS", "abstract_variables", "choose_upsample_factor",
+           "create_model", "model_config", "module_from_config", "upsample_fits"]
 ALL_OPTIONS = tuple(dict.fromkeys(
     [o.name for o in GLOW_OPTIONS] + [o.name for a in TABLE.values() for o in a.options]))
 RENAMED_OPTIONS = {"prior": "nif_form", "nif": "nif_form"}  # format 1's names of an option
@@ -102,16 +102,6 @@ def model_config(kind: str, *, image_shape, steps: int, width: int,
     return ModelConfig.from_dict(config)
 
 
-def module_from_config(config: ModelConfig) -> Chain:
-    """The Flax module of a config: the kind's named layers in a :class:`Chain`."""
-    named = architecture(config["kind"]).layers(config)
-    return Chain(layers=tuple(layer for _, layer in named),
-                 names=tuple(name for name, _ in named),
-                 event_shape=tuple(config["image_shape"]),
-                 elbo_samples=config.get("elbo_samples", 1),
-                 iw_samples=config.get("iw_samples", 64))
-
-
 def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
     """The batch the data-dependent ActNorm init sees, in the unit interval."""
     shape = tuple(config["image_shape"])
@@ -138,15 +128,6 @@ def init_variables(config: Dict[str, Any], module, init_images=None):
         k, module.apply({}, b, "glow", method="inputs_of")[0], method="forward"))(
         jax.random.fold_in(key, 1), y)
     return {col: {**tree, "glow": glow_variables[col]} for col, tree in variables.items()}
-
-
-def abstract_variables(config: Dict[str, Any], module=None):
-    """The variables' structure, shapes and dtypes (``jax.ShapeDtypeStruct``), no compute:
-    the target a checkpoint is restored into."""
-    module = module_from_config(config) if module is None else module
-    y = jnp.zeros((1,) + tuple(config["image_shape"]), jnp.float32)
-    return jax.eval_shape(lambda: module.init(
-        {"params": jax.random.key(0), "posterior": jax.random.key(1)}, y, method="log_density"))
 
 
 def create_model(kind: str, *, image_shape, steps: int, width: int,

@@ -15,13 +15,19 @@ import functools
 import math
 import warnings
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from huggingface_hub import ModelHubMixin
 
 from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.devices import batch_sharding, replicated_sharding
+from nif_zoo.models import metadata, pretrained
+from nif_zoo.models.build import module_from_config
+from nif_zoo.models.config import ModelConfig
 from nif_zoo.models.validation import (
     check_count, check_images, check_latent, check_non_negative,
 )
@@ -89,17 +95,128 @@ def per_example(fn, batch, keys):
     return jax.vmap(lambda x, key: fn(x[None], key)[0])(batch, keys)
 
 
-class Model:
-    """A trained or fresh NF / NIF image model. Build one with :func:`nif_zoo.create_model`."""
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+{{ description }}
+
+```python
+import nif_zoo
+model = nif_zoo.Model.from_pretrained("path/to/this/folder")  # or a hub repo id owner/name
+images = model.sample(16, temperature=0.7, s=0.0, seed=0)
+```
+{{ measured }}
+"""
+
+
+class Model(ModelHubMixin,
+            library_name=metadata.LIBRARY_NAME,
+            license=metadata.LICENSE,
+            paper_url=metadata.PAPER_URL,
+            pipeline_tag=metadata.PIPELINE_TAG,
+            tags=list(metadata.TAGS),
+            model_card_template=MODEL_CARD_TEMPLATE):
+    """A trained or fresh NF / NIF image model: its config, Flax module and variables. Build
+    one with :func:`nif_zoo.create_model`; ``from_pretrained`` / ``save_pretrained`` /
+    ``push_to_hub`` are huggingface_hub's ``ModelHubMixin`` on a folder of ``config.json``,
+    orbax ``weights/``, a card and ``SHA256SUMS`` (:mod:`nif_zoo.models.pretrained`)."""
 
     def __init__(self, config, variables, module=None):
-        from nif_zoo.models.config import ModelConfig
-        from nif_zoo.models.factory import module_from_config  # the factory builds Models too
-
         # typed and frozen; a dict of any format version is migrated
         self.config = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
         self.module = module if module is not None else module_from_config(self.config)
         self.variables = variables
+
+    # ------------------------------------------------------------------ its folder
+    def _save_pretrained(self, save_directory) -> None:
+        """ModelHubMixin's hook: the model's own files, ``config.json`` and ``weights/``."""
+        pretrained.write_model_files(self, str(save_directory))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "Model":
+        """huggingface_hub's ``from_pretrained``: a pretrained folder, or a hub repo id
+        (``owner/name``, ``revision=`` a branch, tag or commit), verified; ``devices=`` where
+        the weights go (see :func:`nif_zoo.zoo.load`, which also takes the zoo's names)."""
+        name = os.fspath(pretrained_model_name_or_path)
+        if not os.path.isdir(name) and name.count("/") != 1:
+            raise ValueError(f"{name!r} is neither a pretrained folder nor a hub repo id "
+                             "(owner/name); zoo names load with nif_zoo.load(name)")
+        return super().from_pretrained(name, **kwargs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None,
+                         force_download: bool = False, local_files_only: bool = False,
+                         token=None, config=None, devices=None, **unused) -> "Model":
+        """ModelHubMixin's hook: ``model_id`` is a pretrained folder or a hub repo id
+        (downloaded with every file checked against its ``SHA256SUMS``,
+        :func:`~nif_zoo.models.pretrained.fetch`); the weights are restored onto
+        ``devices``. Zoo names are ``nif_zoo.load``'s."""
+        if os.path.isdir(model_id):
+            pretrained.verify(model_id)
+            folder = model_id
+        elif model_id.count("/") == 1:
+            folder = pretrained.fetch(model_id, revision=revision, cache_dir=cache_dir,
+                                      force_download=force_download, token=token,
+                                      local_only=local_files_only)
+        else:
+            raise ValueError(f"{model_id!r} is neither a pretrained folder nor a hub repo id "
+                             "(owner/name); zoo names load with nif_zoo.load(name)")
+        return cls.load_folder(folder, devices=devices)
+
+    @classmethod
+    def load_folder(cls, folder: str, *, devices=None) -> "Model":
+        """The model whose ``config.json`` (any format version, migrated) and ``weights/``
+        are in ``folder`` (not verified: ``from_pretrained`` and ``nif_zoo.load`` verify
+        first), restored onto ``devices``."""
+        config, module, variables = pretrained.read_model_files(folder, devices)
+        return cls(config, variables, module)
+
+    def save_pretrained(self, save_directory, *, card=None, metrics=None, training=None,
+                        config=None, repo_id=None, push_to_hub: bool = False,
+                        model_card_kwargs=None, **push_to_hub_kwargs):
+        """Write this model as a pretrained folder: ``config.json``, orbax ``weights/``,
+        ``README.md`` (``card``, else :meth:`model_card`), ``metrics.json`` and
+        ``training.json`` when given, ``SHA256SUMS``; written to a temporary sibling and
+        renamed into place, so an existing folder is replaced only by a complete one.
+        Returns the folder (with ``push_to_hub=True``, the commit URL of
+        ``push_to_hub(repo_id)``). ``config`` is accepted for ModelHubMixin and ignored:
+        the model's config is its own."""
+        def fill(tmp):
+            text = card if card is not None else self.model_card(metrics, **(model_card_kwargs or {}))
+            pretrained.write_card_files(tmp, text, metrics, training)
+            ModelHubMixin.save_pretrained(self, tmp)  # _save_pretrained; the card is kept
+        folder = pretrained.write_folder(save_directory, fill)[0]
+        if push_to_hub:
+            return self.push_to_hub(repo_id or os.path.basename(folder), **push_to_hub_kwargs)
+        return folder
+
+    def model_card(self, metrics=None, **template_values) -> str:
+        """The card of a folder saved without one: the library's metadata (ModelHubMixin's
+        card data: library, license, paper, pipeline, tags, and this kind's tag), what the
+        model is and how to load it (zoo models get their full card from
+        :mod:`nif_zoo.zoo.cards`)."""
+        from huggingface_hub import ModelCard, ModelCardData
+
+        info = self._hub_mixin_info
+        data = ModelCardData(**info.model_card_data.to_dict())
+        data.tags = sorted(set(data.tags or []) | {self.kind.replace("_", "-")})
+        c = self.config
+        values = dict(
+            title=f"A nif-zoo {c['kind']} model",
+            description=(f"{self.architecture.description[:1].upper()}"
+                         f"{self.architecture.description[1:]}; images "
+                         f"{'x'.join(str(d) for d in c['image_shape'])}, {c['n_bits']} bits, "
+                         f"latent size M = {self.latent_dim}. The full config is "
+                         "`config.json`. Paper: " + info.paper_url + "."),
+            measured=(f"\nMeasured: {metrics['test_bpd']:.4f} bits/dim on {metrics.get('images')} "
+                      f"held-out images ({metrics.get('bound', 'exact')}).\n"
+                      if metrics and metrics.get("test_bpd") is not None else ""))
+        values.update(template_values)
+        return str(ModelCard.from_template(card_data=data, template_str=info.model_card_template,
+                                           **values))
 
     # ------------------------------------------------------------------ description
     @property
@@ -176,40 +293,6 @@ class Model:
         if unknown:
             raise ValueError(f"with_options changes only {EXECUTION_OPTIONS}; got {unknown}")
         return Model(dataclasses.replace(self.config, **changes), self.variables)
-
-    def _save_pretrained(self, folder: str) -> None:
-        """Write the model's own files into ``folder``: ``config.json`` and ``weights/``
-        (what :meth:`_from_pretrained` reads; the folder format around them, card and
-        checksums, is :mod:`nif_zoo.models.pretrained`)."""
-        from nif_zoo.models.pretrained import write_model_files
-
-        write_model_files(self, folder)
-
-    @classmethod
-    def from_pretrained(cls, name_or_folder: str, *, revision=None, devices=None) -> "Model":
-        """``nif_zoo.load``: a zoo name, a Hugging Face repo id (``owner/name``, at
-        ``revision``) or a pretrained folder, verified, onto ``devices``."""
-        import nif_zoo  # the public entry point (the zoo sits above models: no import of it)
-
-        return nif_zoo.load(name_or_folder, revision=revision, devices=devices)
-
-    @classmethod
-    def _from_pretrained(cls, folder: str, *, devices=None) -> "Model":
-        """The model whose ``config.json`` (any format version, migrated) and ``weights/``
-        are in ``folder``, restored onto ``devices``."""
-        from nif_zoo.models.pretrained import read_model_files
-
-        config, module, variables = read_model_files(folder, devices)
-        return cls(config, variables, module)
-
-    def save_pretrained(self, folder: str, *, card=None, metrics=None, training=None) -> str:
-        """Write this model as a pretrained folder (config.json, orbax weights, README.md
-        model card, SHA256SUMS); ``nif_zoo.load(folder)`` reads it back. See
-        :func:`nif_zoo.models.pretrained.save_pretrained`; ``nif_zoo.push_to_hub(model,
-        repo_id)`` uploads it."""
-        from nif_zoo.models.pretrained import save_pretrained
-
-        return save_pretrained(self, folder, card=card, metrics=metrics, training=training)
 
     # ------------------------------------------------------------------ compiled functions
     @functools.cached_property

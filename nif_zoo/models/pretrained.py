@@ -7,10 +7,14 @@
     training.json  the training config that produced the weights (optional)
     SHA256SUMS     sha256 of every other file (``sha256sum -c SHA256SUMS`` format)
 
-:func:`save_pretrained` (and :func:`save_measured`, whose metrics are measured on the saved
-weights) writes the folder to a temporary sibling and renames it into place,
-so a crash never leaves a half-written model; :func:`load_pretrained` verifies every file
-against ``SHA256SUMS`` before it reads any weights.
+``Model.save_pretrained`` (and :func:`save_measured`, whose metrics are measured on the
+saved weights) writes the folder to a temporary sibling and renames it into place,
+so a crash never leaves a half-written model; ``Model.from_pretrained`` (and
+``nif_zoo.load``) verify every file against ``SHA256SUMS`` before any weights are read.
+:func:`fetch` is the verified download of such a folder from a Hugging Face repo.
+
+This module reads and writes folders for ``Model`` (``nif_zoo.models.model``), which uses it;
+it never imports ``Model``.
 """
 from __future__ import annotations
 
@@ -145,19 +149,6 @@ def write_card_files(folder: str, card: str, metrics: Optional[Dict[str, Any]] =
         fh.write(card)
 
 
-def save_pretrained(model, folder: str, *, card: Optional[str] = None,
-                    metrics: Optional[Dict[str, Any]] = None,
-                    training: Optional[Dict[str, Any]] = None) -> str:
-    """Write ``model`` as a pretrained folder (see the module docstring); replaces an
-    existing one only once the new one is complete. ``card``: the README (default: a card
-    rendered from the config and ``metrics``). Returns the folder."""
-    def fill(tmp):
-        model._save_pretrained(tmp)
-        write_card_files(tmp, card if card is not None else basic_card(model.config, metrics),
-                         metrics, training)
-    return write_folder(folder, fill)[0]
-
-
 def save_measured(model, folder: str, measure: Callable[[Any], Dict[str, Any]],
                   card: Callable[[Dict[str, Any], Dict[str, Any]], str], *,
                   training: Optional[Dict[str, Any]] = None):
@@ -167,30 +158,11 @@ def save_measured(model, folder: str, measure: Callable[[Any], Dict[str, Any]],
     Returns (folder, metrics)."""
     def fill(tmp):
         model._save_pretrained(tmp)
-        saved = model._from_pretrained(tmp)
+        saved = type(model).load_folder(tmp)
         metrics = measure(saved)
         write_card_files(tmp, card(saved.config, metrics), metrics, training)
         return metrics
     return write_folder(folder, fill)
-
-
-def basic_card(config: Dict[str, Any], metrics: Optional[Dict[str, Any]] = None) -> str:
-    """The README of a folder saved without a card: what the model is and how to load it
-    (zoo models get their full card from :mod:`nif_zoo.zoo.cards`)."""
-    from nif_zoo.models.architectures import architecture
-
-    lines = ["---", "library_name: nif-zoo", "tags:", "- normalizing-flows",
-             f"- {config['kind'].replace('_', '-')}", "---", "",
-             f"# A nif-zoo {config['kind']} model", "",
-             f"{architecture(config['kind']).description}; images "
-             f"{'x'.join(str(d) for d in config['image_shape'])}, {config['n_bits']} bits, "
-             f"latent size M = {config['latent_dim']}. The full config is `config.json`.", "",
-             "```python", "import nif_zoo", "model = nif_zoo.load_pretrained(\"path/to/this/folder\")",
-             "images = model.sample(16, temperature=0.7, s=0.0, seed=0)", "```", ""]
-    if metrics and metrics.get("test_bpd") is not None:
-        lines += [f"Measured: {metrics['test_bpd']:.4f} bits/dim on {metrics.get('images')} "
-                  f"held-out images ({metrics.get('bound', 'exact')}).", ""]
-    return "\n".join(lines)
 
 
 def weights_sharding(devices=None):
@@ -227,20 +199,6 @@ def read_json(folder: str, name: str, default=None):
         return json.load(fh)
 
 
-def load_pretrained(folder: str, *, devices=None, verified: bool = False):
-    """The :class:`~nif_zoo.Model` in a pretrained folder, its weights restored by orbax
-    onto ``devices`` (``None``: replicated over every local device, see
-    :mod:`nif_zoo.devices`; a list: replicated over them; or a
-    ``jax.sharding.Sharding``). Verifies ``SHA256SUMS`` first unless ``verified``."""
-    from nif_zoo.models.model import Model
-
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"no pretrained folder at {folder}")
-    if not verified:
-        verify(folder)
-    return Model._from_pretrained(folder, devices=devices)
-
-
 def write_model_files(model, folder: str) -> None:
     """The model's own files: ``config.json`` (its current format) and ``weights/`` (orbax)."""
     import jax
@@ -258,8 +216,8 @@ def read_model_files(folder: str, devices=None):
     import jax
     import orbax.checkpoint as ocp
 
+    from nif_zoo.models.build import abstract_variables, module_from_config
     from nif_zoo.models.config import ModelConfig
-    from nif_zoo.models.factory import abstract_variables, module_from_config
 
     config = ModelConfig.from_dict(read_json(folder, CONFIG))
     module = module_from_config(config)
@@ -302,3 +260,108 @@ def check_stored_shapes(folder: str, config, target, metadata):
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise ValueError(f"{folder}: config.json ({sizes}) does not match the stored weights: "
                          f"{shown}")
+
+
+# ------------------------------------------------------------ verified download from a hub repo
+class HubError(RuntimeError):
+    """The model could not be found or fetched (the message says why and what to do)."""
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _evict(snapshot: str, paths) -> None:
+    """Remove downloaded cache files (the snapshot's links and the blobs they point to),
+    then the snapshot's folders left empty."""
+    for path in paths:
+        try:
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                os.unlink(path)
+                if os.path.isfile(target):
+                    os.remove(target)
+            elif os.path.isfile(path):
+                os.remove(path)
+        except OSError:
+            pass
+    for root, _, _ in sorted(os.walk(snapshot), key=lambda item: -len(item[0])):
+        try:
+            os.rmdir(root)  # only succeeds when empty
+        except OSError:
+            pass
+
+
+def _fetch_files(repo_id: str, revision: Optional[str], local_only: bool, cache_dir, token=None):
+    """Download (or find in the cache) SHA256SUMS and every file it lists; returns the
+    snapshot folder. Raises huggingface_hub's errors; verifies nothing."""
+    from huggingface_hub import hf_hub_download
+
+    manifest_path = hf_hub_download(repo_id, MANIFEST, revision=revision, cache_dir=cache_dir,
+                                    local_files_only=local_only, token=token)
+    snapshot = os.path.dirname(manifest_path)
+    commit = os.path.basename(snapshot)  # the resolved commit: a moving branch cannot mix files
+    fetched = [manifest_path]
+    try:
+        with open(manifest_path) as fh:
+            manifest = parse_manifest(fh.read())
+        for rel in manifest:
+            fetched.append(hf_hub_download(repo_id, rel, revision=commit, cache_dir=cache_dir,
+                                           local_files_only=local_only, token=token))
+    except BaseException:
+        if not local_only:
+            _evict(snapshot, fetched)
+        raise
+    return snapshot, fetched
+
+
+def fetch(repo_id: str, *, revision: Optional[str] = None, cache_dir: Optional[str] = None,
+          force_download: bool = False, token=None, local_only: bool = False) -> str:
+    """The verified local folder of hub repo ``repo_id`` at ``revision`` (a branch, tag or
+    commit; default ``main``): from the Hugging Face cache, else (not ``local_only``)
+    downloaded."""
+    from huggingface_hub.errors import (
+        EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    at = f"{repo_id}@{revision or 'main'}"
+    if not force_download:
+        try:
+            snapshot, files = _fetch_files(repo_id, revision, True, cache_dir, token)
+            try:
+                verify(snapshot)
+                return snapshot
+            except IntegrityError:
+                _evict(snapshot, files)  # a damaged cache entry: drop it and download again
+        except (LocalEntryNotFoundError, FileNotFoundError, IntegrityError):
+            pass
+    if local_only:
+        raise HubError(f"{at} is not in the Hugging Face cache (local_files_only=True)")
+    if _offline():
+        raise HubError(f"{at} is not in the Hugging Face cache and HF_HUB_OFFLINE=1 forbids a "
+                       "download: unset HF_HUB_OFFLINE (and set HF_ENDPOINT for a mirror) to "
+                       "fetch it, or copy a pretrained folder to $NIF_ZOO_CHECKPOINTS/NAME")
+    try:
+        snapshot, files = _fetch_files(repo_id, revision, False, cache_dir, token)
+    except LocalEntryNotFoundError:  # (a subclass of EntryNotFoundError): no connection
+        raise HubError(f"{at}: cannot reach {_endpoint()} and it is not in the Hugging Face "
+                       "cache; check the connection or HF_ENDPOINT (a mirror)") from None
+    except RevisionNotFoundError:
+        raise HubError(f"{at}: revision {revision!r} not found at {_endpoint()}") from None
+    except (RepositoryNotFoundError, EntryNotFoundError) as err:
+        raise HubError(f"{at}: no nif-zoo model there (repository or its {MANIFEST} "
+                       f"not found at {_endpoint()}): {type(err).__name__}") from None
+    except IntegrityError as err:
+        raise HubError(f"{at}: {err}") from None
+    try:
+        verify(snapshot)
+    except IntegrityError as err:
+        _evict(snapshot, files)
+        raise HubError(f"{at}: download failed verification, removed from the cache: "
+                       f"{err}") from None
+    return snapshot
+
+
+def _endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from nif_zoo.models import metadata
 from nif_zoo.models.architectures import architecture
 from nif_zoo.models.config import ModelConfig
 
 PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Daniel Sheldon. "
          "*Normalizing Flows Across Dimensions*. 2020 (noisy injective flows).")
-LICENSE = "apache-2.0"
+LICENSE = metadata.LICENSE
 HF_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist",
                "cifar10": "uoft-cs/cifar10", "celeba": "tpremoli/CelebA-attrs",
                "lfw_faces": "scikit-image lfw_subset (LFW)", "folder": "custom"}
@@ -121,8 +122,9 @@ def refit_text(refit) -> str:
 
 def _yaml_header(name: str, model_config, training, metrics) -> str:
     dataset = (training or {}).get("data", {}).get("dataset")
-    lines = ["---", f"license: {LICENSE}", "library_name: nif-zoo", "tags:",
-             "- normalizing-flows", "- noisy-injective-flows", "- glow", "- jax", "- flax",
+    tags = (*metadata.TAGS[:2], "glow", *metadata.TAGS[2:])  # the order of the published cards
+    lines = ["---", f"license: {LICENSE}", f"library_name: {metadata.LIBRARY_NAME}", "tags:",
+             *[f"- {tag}" for tag in tags],
              f"- {model_config['kind'].replace('_', '-')}", "- image-generation"]
     if dataset in HF_DATASETS and " " not in HF_DATASETS[dataset]:
         lines += ["datasets:", f"- {HF_DATASETS[dataset]}"]

@@ -8,9 +8,11 @@
 3. a download with ``huggingface_hub`` from ``HF_ENDPOINT`` (default huggingface.co),
    unless ``HF_HUB_OFFLINE=1``.
 
-The hub repo's ``SHA256SUMS`` names every file, so it is fetched first and drives the
-download; every file is checked against it. A failed or corrupt download leaves nothing
-of that revision in the cache (no half-written entry), so the next call starts clean.
+The download itself is :func:`nif_zoo.models.pretrained.fetch` (``Model.from_pretrained``
+uses it for a repo id): the hub repo's ``SHA256SUMS`` names every file, so it is fetched
+first and drives the download; every file is checked against it. A failed or corrupt
+download leaves nothing of that revision in the cache, so the next call starts clean. This
+module adds the zoo's names and bundled copies on top.
 """
 from __future__ import annotations
 
@@ -18,13 +20,11 @@ import os
 from typing import List, Optional
 
 from nif_zoo.models import pretrained
+from nif_zoo.models.model import Model
+from nif_zoo.models.pretrained import HubError, fetch  # noqa: F401  (the verified download)
 from nif_zoo.zoo import registry
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class HubError(RuntimeError):
-    """The model could not be found or fetched (the message says why and what to do)."""
 
 
 def bundled_roots() -> List[str]:
@@ -43,103 +43,6 @@ def bundled_folder(name: str) -> Optional[str]:
         if os.path.isfile(os.path.join(folder, pretrained.MANIFEST)):
             return folder
     return None
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-
-
-def _evict(snapshot: str, paths) -> None:
-    """Remove downloaded cache files (the snapshot's links and the blobs they point to),
-    then the snapshot's folders left empty."""
-    for path in paths:
-        try:
-            if os.path.islink(path):
-                target = os.path.realpath(path)
-                os.unlink(path)
-                if os.path.isfile(target):
-                    os.remove(target)
-            elif os.path.isfile(path):
-                os.remove(path)
-        except OSError:
-            pass
-    for root, _, _ in sorted(os.walk(snapshot), key=lambda item: -len(item[0])):
-        try:
-            os.rmdir(root)  # only succeeds when empty
-        except OSError:
-            pass
-
-
-def _fetch_files(repo_id: str, revision: Optional[str], local_only: bool, cache_dir):
-    """Download (or find in the cache) SHA256SUMS and every file it lists; returns the
-    snapshot folder. Raises huggingface_hub's errors; verifies nothing."""
-    from huggingface_hub import hf_hub_download
-
-    manifest_path = hf_hub_download(repo_id, pretrained.MANIFEST, revision=revision,
-                                     cache_dir=cache_dir, local_files_only=local_only)
-    snapshot = os.path.dirname(manifest_path)
-    commit = os.path.basename(snapshot)  # the resolved commit: a moving branch cannot mix files
-    fetched = [manifest_path]
-    try:
-        with open(manifest_path) as fh:
-            manifest = pretrained.parse_manifest(fh.read())
-        for rel in manifest:
-            fetched.append(hf_hub_download(repo_id, rel, revision=commit, cache_dir=cache_dir,
-                                           local_files_only=local_only))
-    except BaseException:
-        if not local_only:
-            _evict(snapshot, fetched)
-        raise
-    return snapshot, fetched
-
-
-def fetch(repo_id: str, *, revision: Optional[str] = None, cache_dir: Optional[str] = None,
-          force_download: bool = False) -> str:
-    """The verified local folder of hub repo ``repo_id`` at ``revision`` (a branch, tag or
-    commit; default ``main``): from the Hugging Face cache, else downloaded."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    at = f"{repo_id}@{revision or 'main'}"
-    if not force_download:
-        try:
-            snapshot, files = _fetch_files(repo_id, revision, True, cache_dir)
-            try:
-                pretrained.verify(snapshot)
-                return snapshot
-            except pretrained.IntegrityError:
-                _evict(snapshot, files)  # a damaged cache entry: drop it and download again
-        except (LocalEntryNotFoundError, FileNotFoundError, pretrained.IntegrityError):
-            pass
-    if _offline():
-        raise HubError(f"{at} is not in the Hugging Face cache and HF_HUB_OFFLINE=1 forbids a "
-                       "download: unset HF_HUB_OFFLINE (and set HF_ENDPOINT for a mirror) to "
-                       "fetch it, or copy a pretrained folder to $NIF_ZOO_CHECKPOINTS/NAME")
-    try:
-        snapshot, files = _fetch_files(repo_id, revision, False, cache_dir)
-    except LocalEntryNotFoundError:  # (a subclass of EntryNotFoundError): no connection
-        raise HubError(f"{at}: cannot reach {_endpoint()} and it is not in the Hugging Face "
-                       "cache; check the connection or HF_ENDPOINT (a mirror)") from None
-    except RevisionNotFoundError:
-        raise HubError(f"{at}: revision {revision!r} not found at {_endpoint()}") from None
-    except (RepositoryNotFoundError, EntryNotFoundError) as err:
-        raise HubError(f"{at}: no nif-zoo model there (repository or its {pretrained.MANIFEST} "
-                       f"not found at {_endpoint()}): {type(err).__name__}") from None
-    except pretrained.IntegrityError as err:
-        raise HubError(f"{at}: {err}") from None
-    try:
-        pretrained.verify(snapshot)
-    except pretrained.IntegrityError as err:
-        _evict(snapshot, files)
-        raise HubError(f"{at}: download failed verification, removed from the cache: "
-                       f"{err}") from None
-    return snapshot
-
-
-def _endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
 
 
 def resolve(name_or_repo: str, *, revision: Optional[str] = None,
@@ -181,7 +84,7 @@ def resolve(name_or_repo: str, *, revision: Optional[str] = None,
 
 
 def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
-         force_download: bool = False):
+         force_download: bool = False) -> Model:
     """A pretrained :class:`~nif_zoo.Model` by registry name (``nif_zoo.list_models()``),
     Hugging Face repo id (``owner/name``, optionally at ``revision``) or local folder.
 
@@ -191,24 +94,54 @@ def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
     the folder's SHA256SUMS first. ``revision`` (or ``force_download``) skips the bundled
     copy and asks the hub."""
     folder = resolve(name_or_repo, revision=revision, force_download=force_download)
-    return pretrained.load_pretrained(folder, devices=devices, verified=True)
+    return Model.load_folder(folder, devices=devices)
 
 
-def push_to_hub(model, repo_id: str, *, private: bool = False, token=None,
-                revision: Optional[str] = None, commit_message: Optional[str] = None,
-                card: Optional[str] = None, metrics=None, training=None, api=None) -> str:
-    """Upload ``model`` as a pretrained folder (:func:`~nif_zoo.models.pretrained.save_pretrained`)
-    to hub repo ``repo_id`` (created if missing); returns the commit URL."""
-    import tempfile
+def load_pretrained(folder: str, *, devices=None, verified: bool = False) -> Model:
+    """The :class:`~nif_zoo.Model` in a pretrained folder (as :func:`load`), its
+    ``SHA256SUMS`` verified first unless ``verified``."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no pretrained folder at {folder}")
+    if not verified:
+        pretrained.verify(folder)
+    return Model.load_folder(folder, devices=devices)
 
+
+def save_pretrained(model: Model, folder: str, **kwargs) -> str:
+    """``model.save_pretrained(folder, **kwargs)`` (card, metrics, training): a verified
+    pretrained folder, written atomically."""
+    return model.save_pretrained(folder, **kwargs)
+
+
+def upload_folder(folder: str, repo_id: str, *, private: bool = False, token=None,
+                  revision: Optional[str] = None, commit_message: Optional[str] = None,
+                  api=None) -> str:
+    """Upload a pretrained folder, verified against its ``SHA256SUMS`` first, to hub repo
+    ``repo_id`` (created if missing); returns the commit URL."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no pretrained folder at {folder}")
+    pretrained.verify(folder)
     if api is None:
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = pretrained.save_pretrained(model, os.path.join(tmp, "model"), card=card,
-                                            metrics=metrics, training=training)
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision,
-                                 commit_message=commit_message or f"Upload {repo_id} (nif-zoo)")
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision,
+                             commit_message=commit_message or f"Upload {repo_id} (nif-zoo)")
     return str(getattr(info, "commit_url", info))
+
+
+def push_to_hub(model: Model, repo_id: str, *, private: bool = False, token=None,
+                revision: Optional[str] = None, commit_message: Optional[str] = None,
+                card: Optional[str] = None, metrics=None, training=None, api=None) -> str:
+    """Upload ``model`` as a pretrained folder (``Model.save_pretrained``, with the zoo's
+    ``card``, ``metrics`` and ``training`` record) to hub repo ``repo_id`` (created if
+    missing); returns the commit URL. ``Model.push_to_hub`` (huggingface_hub's) uploads the
+    same folder with the library's own card."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save_pretrained(os.path.join(tmp, "model"), card=card, metrics=metrics,
+                                       training=training)
+        return upload_folder(folder, repo_id, private=private, token=token, revision=revision,
+                             commit_message=commit_message, api=api)

@@ -22,7 +22,10 @@ LOAD = textwrap.dedent("""
     import json, sys, numpy as np, nif_zoo
     from nif_zoo.zoo import HubError
     try:
-        model = nif_zoo.load(sys.argv[1], revision=(sys.argv[2] or None))
+        if sys.argv[3] == "mixin":  # huggingface_hub's ModelHubMixin.from_pretrained
+            model = nif_zoo.Model.from_pretrained(sys.argv[1], revision=(sys.argv[2] or None))
+        else:
+            model = nif_zoo.load(sys.argv[1], revision=(sys.argv[2] or None))
     except HubError as err:
         print(json.dumps({"error": str(err)}))
         sys.exit(0)
@@ -123,13 +126,13 @@ def server(tiny_models, tmp_path_factory):
     log.close()
 
 
-def load_in_fresh_process(server, hf_home, target, revision="", offline=False):
+def load_in_fresh_process(server, hf_home, target, revision="", offline=False, how="zoo"):
     env = dict(os.environ, HF_ENDPOINT=server["endpoint"], HF_HOME=str(hf_home),
                HF_HUB_DISABLE_TELEMETRY="1")
     env.pop("HF_HUB_OFFLINE", None)
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
-    out = subprocess.run([sys.executable, "-c", LOAD, target, revision], env=env,
+    out = subprocess.run([sys.executable, "-c", LOAD, target, revision, how], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -162,6 +165,21 @@ def test_download_cache_and_offline_reuse(server, tmp_path):
     latest = load_in_fresh_process(server, hf_home, "nif-zoo-test/tiny")
     assert latest["config"]["kind"] == "deep_nif"
     assert latest["sample"] == expected_sample(server["built"] / "deep")
+
+
+def test_the_hub_mixin_downloads_the_same_verified_model(server, tmp_path):
+    from nif_zoo.models.model import Model
+
+    hf_home = tmp_path / "hf"
+    out = load_in_fresh_process(server, hf_home, "nif-zoo-test/tiny", "v1", how="mixin")
+    assert out["sample"] == expected_sample(server["built"] / "nif")
+    again = load_in_fresh_process(server, hf_home, "nif-zoo-test/tiny", "v1", offline=True,
+                                  how="mixin")
+    assert again["sample"] == out["sample"]
+    bad = load_in_fresh_process(server, tmp_path / "hf2", "nif-zoo-test/corrupt", how="mixin")
+    assert "failed verification" in bad["error"]
+    with pytest.raises(ValueError, match="zoo names load with nif_zoo.load"):
+        Model.from_pretrained("nif32-lfw24")
 
 
 def test_offline_with_nothing_cached_says_how_to_fix_it(server, tmp_path):
