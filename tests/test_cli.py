@@ -169,8 +169,10 @@ def test_compilation_cache_persists_across_processes(tmp_path):
 
 def test_sample_streams_many_images_and_refuses_a_huge_grid(tiny_folder, tmp_path, capsys,
                                                             monkeypatch):
-    monkeypatch.setattr(cli, "MAX_GRID_IMAGES", 4)
-    monkeypatch.setattr(cli, "SAMPLE_CHUNK", 5)
+    from nif_zoo.cli import sample
+
+    monkeypatch.setattr(sample, "MAX_GRID_IMAGES", 4)
+    monkeypatch.setattr(sample, "SAMPLE_CHUNK", 5)
     assert cli.main(["sample", tiny_folder, "--num", "12", "--out", str(tmp_path / "g.png")]) == 1
     assert "too many for one PNG grid (at most 4)" in last_error(capsys)
     npy = tmp_path / "all.npy"
@@ -211,3 +213,71 @@ def test_flags_and_recommended_sampling_values(tiny_models, tmp_path, capsys, mo
     monkeypatch.chdir(tmp_path)
     os.mkdir("nif32-lfw24")
     assert cli.main(["sample", "nif32-lfw24", "--num", "2", "--out", "b.png"]) == 0
+
+
+def test_train_sample_export_and_push_from_the_command_line(tmp_path, capsys, monkeypatch):
+    """A new user's way with a folder of images: train, sample the run, export it as a
+    pretrained folder with a measured card, push that; no progress bar with --no-progress."""
+    import json
+
+    from nif_zoo.train import load_trained
+
+    rng = np.random.default_rng(0)
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(48):
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(imgs / f"{i}.png")
+    run, exported = str(tmp_path / "run1"), str(tmp_path / "mine")
+    assert cli.main(["--no-progress", "train", "--kind", "nif", "--latent-dim", "4",
+                     "--dataset", "folder", "--data-dir", str(imgs), "--image-shape", "8,8,1",
+                     "--levels", "2", "--flow-steps", "1", "--width", "8", "--batch-size", "8",
+                     "--steps", "3", "--checkpoint-every", "0", "--out", run]) == 0
+    captured = capsys.readouterr()
+    assert "%|" not in captured.err and "it/s" not in captured.err, captured.err[-2000:]
+    # the run's folder is a model for every command: its moving-average weights
+    png = tmp_path / "s.png"
+    assert cli.main(["sample", run, "--num", "4", "-t", "0.5", "--s", "0", "--npy",
+                     str(tmp_path / "s.npy"), "--out", str(png)]) == 0
+    trained = load_trained(run)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"),
+                                  trained.sample(4, temperature=0.5, s=0.0))
+    # export: a pretrained folder whose card states what its saved weights measure
+    assert cli.main(["export", run, "--out", exported]) == 0
+    assert "exported" in capsys.readouterr().out
+    loaded = nif_zoo.load(exported)
+    np.testing.assert_array_equal(loaded.sample(4, temperature=0.5, s=0.0),
+                                  trained.sample(4, temperature=0.5, s=0.0))
+    metrics = json.load(open(os.path.join(exported, "metrics.json")))
+    data = json.load(open(os.path.join(run, "config.json")))["data"]
+    test = evaluation_data(dict(data, image_shape=[8, 8, 1], n_bits=8),
+                           data["eval_split"], data["eval_limit"])
+    assert metrics["test_bpd"] == heldout_bits_per_dim(loaded, test.images, seed=0)["bpd"]
+    assert "# mine" in open(os.path.join(exported, "README.md")).read()
+    assert cli.main(["export", str(imgs), "--out", str(tmp_path / "x")]) == 1
+    assert "is not a training run" in last_error(capsys)
+
+    # push: the verified folder to a hub repo (a stand-in for the Hugging Face API)
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, private=False, exist_ok=False):
+            calls.append(("create", repo_id, private))
+
+        def upload_folder(self, repo_id, folder_path, revision=None, commit_message=None):
+            calls.append(("upload", repo_id, sorted(os.listdir(folder_path))))
+            return type("Info", (), {"commit_url": f"http://hub/{repo_id}/commit/1"})()
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert cli.main(["push", exported, "me/mine", "--private"]) == 0
+    assert "http://hub/me/mine/commit/1" in capsys.readouterr().out
+    assert calls == [("create", "me/mine", True),
+                     ("upload", "me/mine", sorted(os.listdir(exported)))]
+    with open(os.path.join(exported, "config.json"), "a") as fh:
+        fh.write(" ")
+    assert cli.main(["push", exported, "me/mine"]) == 1
+    assert "corrupt or truncated" in last_error(capsys) and len(calls) == 2

@@ -35,14 +35,15 @@ from typing import Optional
 import numpy as np
 
 from nif_zoo.data.dataset import ImageDataset
+from nif_zoo.data.datasets import TABLE as DATASETS
 from nif_zoo.data.preprocess import fit_to_shape, reduce_bits
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-TFDS_NAMES = {"fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "celeba": "celeb_a"}
-DEFAULT_FIT = {"mnist": "pad", "fashion_mnist": "pad", "cifar10": "crop",
-               "celeba": "stride_crop", "lfw_faces": "resize", "folder": "resize"}
-SOURCES = tuple(DEFAULT_FIT)
+# read off the dataset table (nif_zoo.data.datasets)
+TFDS_NAMES = {d.name: d.tfds_name for d in DATASETS.values() if d.tfds_name}
+DEFAULT_FIT = {d.name: d.default_fit for d in DATASETS.values()}
+SOURCES = tuple(DATASETS)
 
 
 # ----------------------------------------------------------------------------- MNIST
@@ -176,7 +177,7 @@ def read_images(paths, image_shape, fit: str):
 
 
 def load_folder(data_dir: str, split: str, image_shape, fit: str, cache_dir=None,
-                scheme: str = "every_20th", seed: int = 0):
+                scheme: str = "every_20th", seed: int = 0, progress: bool = True):
     from nif_zoo.data import tfds_cache
 
     paths, labels = folder_files(data_dir, split, scheme, seed)
@@ -189,18 +190,21 @@ def load_folder(data_dir: str, split: str, image_shape, fit: str, cache_dir=None
     if cache_dir is False:
         return prepare()
     return tfds_cache.cached(prepare, paths=paths, image_shape=image_shape, fit=fit,
-                             cache_dir=cache_dir)
+                             cache_dir=cache_dir, progress=progress)
 
 
 # ----------------------------------------------------------------------------- tfds
-def load_tfds(name: str, split: str):
+def load_tfds(name: str, split: str, progress: bool = True):
     if importlib.util.find_spec("tensorflow") is None:
         raise ImportError(
             f"{name} through tensorflow-datasets needs TensorFlow (pip install tensorflow) and "
             f"the network; without them pass data_dir=<folder of {name} images>")
     import tensorflow_datasets as tfds
 
-    data = tfds.as_numpy(tfds.load(TFDS_NAMES[name], split=split, batch_size=-1))
+    from nif_zoo.data.tfds_cache import tfds_progress
+
+    with tfds_progress(progress):
+        data = tfds.as_numpy(tfds.load(TFDS_NAMES[name], split=split, batch_size=-1))
     images = np.asarray(data["image"], np.uint8)
     labels = data.get("label")
     return images, None if labels is None else np.asarray(labels, np.int64)
@@ -210,32 +214,35 @@ def load_tfds(name: str, split: str):
 def load_dataset(name: str, split: str = "train", *, image_shape=None, n_bits: int = 8,
                  data_dir: Optional[str] = None, fit: Optional[str] = None, flip: bool = False,
                  limit: Optional[int] = None, cache_dir=None,
-                 split_scheme: str = "every_20th", split_seed: int = 0) -> ImageDataset:
+                 split_scheme: str = "every_20th", split_seed: int = 0,
+                 progress: bool = True) -> ImageDataset:
     """Load ``name``/``split`` as uint8 images fitted to ``image_shape`` (H, W, C) by ``fit``
     (default per source: see ``DEFAULT_FIT``), reduced to ``n_bits``; ``limit`` keeps the
     first images; ``flip`` turns on horizontal-flip augmentation in training batches.
     Folders are cached as tfds array_record datasets under ``cache_dir`` (default
     ``$NIF_ZOO_CACHE`` or ``~/.cache/nif-zoo``; ``False`` disables the cache).
     ``split_scheme``/``split_seed``: how a folder without split subfolders is split (see
-    the module docstring)."""
+    the module docstring). ``progress=False``: no progress bar (tfds' while it builds the
+    folder's cache or loads a dataset)."""
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(SOURCES)}")
     fit = fit or DEFAULT_FIT[name]
     image_shape = None if image_shape is None else tuple(int(d) for d in image_shape)
-    if name == "mnist":
+    loader = DATASETS[name].loader
+    if loader == "mnist":
         images, labels = load_mnist(split)
-    elif name == "lfw_faces":
+    elif loader == "lfw_faces":
         images, labels = load_lfw_faces(split)
     elif data_dir is not None:
         images, labels = load_folder(data_dir, split, image_shape, fit, cache_dir,
-                                     split_scheme, split_seed)
-    elif name == "folder":
+                                     split_scheme, split_seed, progress)
+    elif loader == "folder":
         raise ValueError("dataset 'folder' needs data_dir")
     elif split_scheme != "every_20th":
         raise ValueError(f"split_scheme {split_scheme!r} needs the image files: pass data_dir "
                          f"(e.g. the img_align_celeba folder); tfds has its own splits")
     else:
-        images, labels = load_tfds(name, split)
+        images, labels = load_tfds(name, split, progress)
     if image_shape is not None:
         images = fit_to_shape(images, image_shape, fit)
     dataset = ImageDataset(reduce_bits(images, n_bits), labels, name, split, n_bits, flip)

@@ -8,6 +8,7 @@ times), the target shape and the fit mode; any change to the folder is a new key
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -61,8 +62,22 @@ def builder_class():
 _BUILDER = None
 
 
-def cached(prepare, *, paths, image_shape, fit, cache_dir=None):
-    """``prepare()`` -> (images, labels), through the array_record cache."""
+@contextlib.contextmanager
+def tfds_progress(show: bool):
+    """tfds' progress bars on or off inside the block (then as they were)."""
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    before = getattr(tqdm_utils, "_active", True)
+    tqdm_utils.display_progress_bar(bool(show))
+    try:
+        yield
+    finally:
+        tqdm_utils.display_progress_bar(before)
+
+
+def cached(prepare, *, paths, image_shape, fit, cache_dir=None, progress: bool = True):
+    """``prepare()`` -> (images, labels), through the array_record cache (tfds' progress bar
+    while it is built unless ``progress`` is False)."""
     global _BUILDER
     root = os.path.join(cache_dir or cache_root(), "folders",
                         cache_key(paths, image_shape, fit))
@@ -78,7 +93,8 @@ def cached(prepare, *, paths, image_shape, fit, cache_dir=None):
         images, labels = prepare()
         builder = _BUILDER(images=images, labels=labels, image_shape=images.shape[1:],
                            data_dir=root, file_format="array_record")
-        builder.download_and_prepare()
+        with tfds_progress(progress):
+            builder.download_and_prepare()
         meta = {"image_shape": list(images.shape[1:]), "has_labels": labels is not None,
                 "count": len(images)}
         with open(meta_path + ".tmp", "w") as fh:

@@ -12,16 +12,17 @@ from nif_zoo.data import quantize
 
 
 def evaluation_data(data_config: Dict[str, Any], split: str = "test",
-                    limit: Optional[int] = None):
+                    limit: Optional[int] = None, progress: bool = True):
     """The dataset a model was trained on (its training config's ``data`` section), at
-    ``split``, fitted to the model's image shape and bit depth."""
+    ``split``, fitted to the model's image shape and bit depth (``progress``: tfds' bar
+    while a folder's cache is built)."""
     from nif_zoo.data import load_dataset
 
     d = data_config
     return load_dataset(d["dataset"], split, image_shape=d["image_shape"], n_bits=d["n_bits"],
                         data_dir=d.get("data_dir"), fit=d.get("fit"), limit=limit,
                         split_scheme=d.get("split_scheme") or "every_20th",
-                        split_seed=d.get("split_seed") or 0)
+                        split_seed=d.get("split_seed") or 0, progress=progress)
 
 
 def heldout_bits_per_dim(model, images, *, seed: int = 0, num_samples: Optional[int] = None,

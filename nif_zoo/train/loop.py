@@ -162,10 +162,11 @@ def last_logged(path: str, key: str, default):
     return value
 
 
-def load_datasets(config):
+def load_datasets(config, progress: bool = True):
     d, t = config["data"], config["train"]
     common = dict(image_shape=d["image_shape"], n_bits=d["n_bits"], data_dir=d["data_dir"],
-                  fit=d["fit"], split_scheme=d["split_scheme"], split_seed=d["split_seed"])
+                  fit=d["fit"], split_scheme=d["split_scheme"], split_seed=d["split_seed"],
+                  progress=progress)
     train_data = load_dataset(d["dataset"], "train", flip=d["flip"], limit=d["limit"], **common)
     eval_data = (load_dataset(d["dataset"], d["eval_split"], limit=d["eval_limit"], **common)
                  if d["eval_split"] else None)
@@ -193,7 +194,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     mesh = sharding.data_mesh(devices, t["batch_size"])
     primary = sharding.is_primary()  # writes the logs and configs; every process saves
     rows = sharding.local_rows(mesh, t["batch_size"])  # this process's rows of each batch
-    train_data, eval_data = load_datasets(config)
+    train_data, eval_data = load_datasets(config, progress)
     model = initial_model(config, train_data)
     refits = bool(t["refit_every"]) and model.has_noise_model  # an NF ignores refit_every
     if refits:

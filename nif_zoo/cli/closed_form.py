@@ -1,0 +1,51 @@
+"""The shared flow of the closed-form commands, refit-prior and nifify: the model's training
+split in, a fitted model out as a new pretrained folder whose card states what was measured on
+its saved weights."""
+import os
+
+from nif_zoo.cli.options import is_training_run, progress
+
+
+def check_new_folder(out: str, source: str, command: str) -> str:
+    """``out`` as an absolute path: not the input, not a training run, and new, empty or a
+    pretrained folder (replaced whole)."""
+    path = os.path.abspath(out)
+    if path == os.path.abspath(source) or is_training_run(path):
+        raise ValueError(f"--out {out} is the input or a training run: {command} writes a new "
+                         "folder")
+    if (os.path.isdir(path) and os.listdir(path)
+            and not os.path.isfile(os.path.join(path, "SHA256SUMS"))):
+        raise ValueError(f"--out {out} exists and is neither empty nor a pretrained folder")
+    return path
+
+
+def fit_and_save(args, model, training, fit, *, command: str, eval_split: str,
+                 record_metrics, card_note=None):
+    """``fit(model, train_images, test_images)`` -> (fitted model, record) on the training
+    record's data; the fitted model saved to ``args.out`` with its held-out metrics measured
+    on the saved weights, plus ``record_metrics(record, saved test bits/dim)``; the card is
+    the default one plus ``card_note(metrics, record)``. Returns the metrics."""
+    from nif_zoo.evaluate.likelihood import evaluation_data
+    from nif_zoo.models import pretrained
+    from nif_zoo.publish import heldout_metrics
+    from nif_zoo.zoo.cards import default_card
+
+    out = check_new_folder(args.out, args.model, command)
+    if training is None:
+        raise ValueError(f"{args.model} does not record its training data (training.json); "
+                         f"{command} needs its training split")
+    data = dict(training["data"], image_shape=list(model.image_shape), n_bits=model.n_bits)
+    train = evaluation_data(data, "train", args.train_limit, progress(args))
+    test = evaluation_data(data, eval_split(data), args.test_limit, progress(args))
+    fitted, record = fit(model, train.images, test.images)
+
+    def measure(saved):  # the card's numbers are the saved weights'
+        metrics = {**heldout_metrics(saved, test.images), "split": test.split}
+        return {**metrics, **record_metrics(record, metrics["test_bpd"])}
+
+    def card(config, metrics):
+        return default_card(config, metrics) + (card_note(metrics, record) if card_note else "")
+
+    folder, metrics = pretrained.save_measured(fitted, out, measure, card, training=training)
+    print(f"wrote the {command} result to {folder}")
+    return metrics
