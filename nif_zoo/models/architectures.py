@@ -57,6 +57,9 @@ class Architecture:
     layers: Callable[[Dict[str, Any]], Tuple[Tuple[str, Any], ...]]
     default_levels: Optional[int] = None  # None: levels must be given
     takes_latent_dim: bool = True  # False: M follows from the other arguments
+    describe: Optional[Callable[[Dict[str, Any]], str]] = None  # config -> the card's paragraph
+    trunk: Optional[str] = "glow"  # the layer NF, NIF and deep NIF share (same init, same weights)
+    latent_flow: Optional[str] = None  # the flow under the Gaussian NIF (refit after a refit)
 
     @property
     def option_names(self) -> Tuple[str, ...]:
@@ -281,23 +284,79 @@ def layers_progressive(config):
     return tuple(steps) + ((f"glow_{len(stages) - 1}", glow(config)),)
 
 
+# ---------------------------------------------------------------- how each kind describes itself
+def describe_glow(c) -> str:
+    h, w, ch = c["image_shape"]
+    text = (f"Glow: L = {c['levels']} levels x K = {c['steps']} steps (ActNorm, "
+            f"{'LU ' if c.get('lu', True) else ''}1x1 convolution, "
+            f"{'additive' if c.get('additive') else 'affine'} coupling with width-{c['width']} "
+            f"conv nets), {h}x{w}x{ch} images, N = {h * w * ch} dimensions.")
+    if c.get("logit") is not None:
+        text += (f" Input: the logit transform logit({c['logit']:g} + (1 - 2 x {c['logit']:g}) y) "
+                 "of the dequantised image y, its log-det included (likelihoods stay in the "
+                 "data's units).")
+    if c.get("data_noise"):
+        text += (f" Trained on y + N(0, {c['data_noise']:g}^2 I) (TarFlow's recipe): its density "
+                 "is of the noisy data, and one score step with it (`Model.denoise`, `nif-zoo "
+                 f"sample --denoise {c['data_noise']:g}`) cleans its samples.")
+    return text
+
+
+def describe_nif_layer(c) -> str:
+    form = c["nif_form"]
+    kind = ("dense A, N x M" if form == "dense" else
+            f"nearest-neighbour upsampling A, factor {c.get('upsample_factor')}")
+    return (f"closed-form Gaussian NIF ({kind}), M = {c['latent_dim']}: "
+            "x = A z + b + N(0, Sigma)")
+
+
+def describe_nf(c) -> str:
+    return f"Normalizing flow (the NF baseline). {describe_glow(c)} Prior N(0, I_N)."
+
+
+def describe_nif(c) -> str:
+    return (f"Noisy injective flow. {describe_glow(c)} Its prior is a {describe_nif_layer(c)}, "
+            "log p(x) exact (SPEC eq. 13, corrected).")
+
+
+def describe_deep_nif(c) -> str:
+    return (f"Deep NIF. z ~ N(0, I_M) -> a low-dimensional flow of {c['prior_layers']} MLP "
+            f"affine couplings ({c['prior_depth']} hidden layers of {c['prior_hidden']} units) "
+            f"-> {describe_nif_layer(c)} -> {describe_glow(c)} Trained by the ELBO "
+            f"({c['elbo_samples']} posterior sample); log P is reported as the "
+            f"importance-weighted bound with K = {c['iw_samples']}.")
+
+
+def describe_progressive(c) -> str:
+    h, w, ch = c["latent_shape"]
+    H, W, C = c["image_shape"]
+    return (f"Progressive NIF: {TABLE['progressive'].description}. Latent {h}x{w}x{ch} "
+            f"(M = {c['latent_dim']}); every stage: a Glow of {c['levels']} level(s) x K = "
+            f"{c['steps']} steps (width {c['width']}), then a x2 nearest-neighbour upsampling "
+            f"Gaussian NIF up to the {H}x{W}x{C} image. Trained by the ELBO "
+            f"({c.get('elbo_samples', 1)} posterior sample), log P reported as the "
+            f"importance-weighted bound with K = {c.get('iw_samples')}.")
+
+
 TABLE: Dict[str, Architecture] = {a.kind: a for a in (
     Architecture("nf", "nf", "Glow with N(0, I) on its whole latent (the NF baseline)",
                  exact=True, noise_model=False, options=(), configure=configure_nf,
-                 layers=layers_nf, takes_latent_dim=False),
+                 layers=layers_nf, takes_latent_dim=False, describe=describe_nf),
     Architecture("nif", "nif", "the same Glow under a closed-form Gaussian NIF on N(0, I_M)",
                  exact=True, noise_model=True,
                  options=(NIF_FORM, UPSAMPLE_FACTOR),
-                 configure=configure_nif, layers=layers_nif),
+                 configure=configure_nif, layers=layers_nif, describe=describe_nif),
     Architecture("deep_nif", "deepnif", "z ~ N(0, I_M) -> low-dimensional MLP flow -> "
                  "Gaussian NIF -> the same Glow (ELBO / IW bound)",
                  exact=False, noise_model=True, options=DEEP_NIF_OPTIONS,
-                 configure=configure_deep_nif, layers=layers_deep_nif),
+                 configure=configure_deep_nif, layers=layers_deep_nif,
+                 describe=describe_deep_nif, latent_flow="prior_flow"),
     Architecture("progressive", "prognif", "latent image -> Glow -> x2 nearest-neighbour "
                  "upsampling NIF -> Glow -> ... -> image (paper sec. 4.1; ELBO / IW bound)",
                  exact=False, noise_model=True, options=PROGRESSIVE_OPTIONS,
                  configure=configure_progressive,
-                 layers=layers_progressive, default_levels=1, takes_latent_dim=False),
+                 layers=layers_progressive, default_levels=1, takes_latent_dim=False,
+                 describe=describe_progressive, trunk=None),
 )}
 KINDS = tuple(TABLE)
 

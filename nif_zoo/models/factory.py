@@ -122,12 +122,13 @@ def init_variables(config: Dict[str, Any], module, init_images=None):
     key = jax.random.key(config["seed"])
     variables = jax.jit(lambda k, b: module.init(
         {"params": k, "posterior": jax.random.fold_in(k, 2)}, b, method="log_density"))(key, y)
-    if "glow" not in module.layer_names:
+    trunk = architecture(config["kind"]).trunk  # the layer the kinds share
+    if trunk is None:
         return variables
-    glow_variables = jax.jit(lambda k, b: module.layer("glow").init(
-        k, module.apply({}, b, "glow", method="inputs_of")[0], method="forward"))(
+    trunk_variables = jax.jit(lambda k, b: module.layer(trunk).init(
+        k, module.apply({}, b, trunk, method="inputs_of")[0], method="forward"))(
         jax.random.fold_in(key, 1), y)
-    return {col: {**tree, "glow": glow_variables[col]} for col, tree in variables.items()}
+    return {col: {**tree, trunk: trunk_variables[col]} for col, tree in variables.items()}
 
 
 def create_model(kind: str, *, image_shape, steps: int, width: int,

@@ -60,9 +60,15 @@ def nif_name(model: Model) -> str:
                      "which has no Gaussian NIF layer")
 
 
+def latent_flow_name(model: Model):
+    """The layer name of the flow under the model's Gaussian NIF (the architecture table's
+    ``latent_flow``: a deep NIF's), or None."""
+    return model.architecture.latent_flow
+
+
 def has_latent_flow(model: Model) -> bool:
-    """Whether the model has a flow under its Gaussian NIF (a deep NIF's ``prior_flow``)."""
-    return "prior_flow" in model.module.layer_names
+    """Whether the model has a flow under its Gaussian NIF (a deep NIF)."""
+    return latent_flow_name(model) is not None
 
 
 def glow_latents_fn(model: Model):
@@ -196,10 +202,11 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
                                                progress=progress)()))
     params = model.variables["params"]
     rest = {k: v for k, v in model.variables.items() if k != "params"}
+    flow_name = latent_flow_name(model)
     optimizer = optax.adam(learning_rate)
 
     def loss_fn(flow_params, u, key):
-        variables = {**rest, "params": {**params, "prior_flow": flow_params}}
+        variables = {**rest, "params": {**params, flow_name: flow_params}}
         log_p = model.module.apply(variables, u, name, method="latent_log_prob",
                                    rngs={"posterior": key})
         return -jnp.mean(log_p)
@@ -210,7 +217,7 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
         updates, opt_state = optimizer.update(grads, opt_state, flow_params)
         return optax.apply_updates(flow_params, updates), opt_state, loss
 
-    flow_params = params["prior_flow"]
+    flow_params = params[flow_name]
     opt_state = optimizer.init(flow_params)
     order = np.random.default_rng(seed)
     base = jax.random.fold_in(jax.random.key(seed), 1)
@@ -221,7 +228,7 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
                                             jax.random.fold_in(base, k))
         if k % 50 == 0 or k == steps - 1:
             losses.append(float(loss))
-    variables = {**model.variables, "params": {**params, "prior_flow": flow_params}}
+    variables = {**model.variables, "params": {**params, flow_name: flow_params}}
     return FlowRefitResult(model.with_variables(variables), losses, steps)
 
 

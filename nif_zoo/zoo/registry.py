@@ -33,6 +33,7 @@ import re
 import warnings
 from typing import Any, Dict, List, Optional
 
+from nif_zoo.data.datasets import BY_TAG
 from nif_zoo.models.architectures import TABLE
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -41,15 +42,14 @@ TAGS = {a.tag: a.kind for a in TABLE.values()}  # name prefix -> kind
 NAME_PATTERN = re.compile(
     r"^(" + "|".join(tag + (r"\d+" if TABLE[kind].noise_model else "")  # an NF's M is H W C
                      for tag, kind in sorted(TAGS.items(), key=lambda t: -len(t[0])))
-    + r")-(mnist|fmnist|cifar|celeba|lfw)(\d+)(?:-(\d)bit)?$")
+    + r")-(" + "|".join(sorted(BY_TAG, key=len, reverse=True)) + r")(\d+)(?:-(\d)bit)?$")
 ALIASES = {  # replaced name -> its successor (the 8-bit paper-scale recipes -> the authors' setting)
     **{f"{k}-fmnist32": f"{k}-fmnist28-3bit" for k in ("nf", "nif64", "nif128")},
     **{f"{k}-cifar32": f"{k}-cifar32-3bit" for k in ("nf", "nif64", "nif128")},
     **{f"{k}-celeba64": f"{k}-celeba64-3bit"
        for k in ("nf", "nif64", "nif128", "nif256", "nif512", "deepnif128")},
 }
-DATA_TAGS = {"mnist": "mnist", "fmnist": "fashion_mnist", "cifar": "cifar10",
-             "celeba": "celeba", "lfw": "lfw_faces"}
+DATA_TAGS = BY_TAG  # name's data tag -> dataset (the dataset table's)
 STATUSES = ("bundled", "recipe")
 
 
