@@ -181,8 +181,9 @@ def write_cards(cards_root: Optional[str] = None) -> list:
 TABLE_START, TABLE_END = "<!-- bundled-models:start -->", "<!-- bundled-models:end -->"
 
 
-def bundled_table() -> str:
-    """Markdown table of the bundled models and what their cards measured."""
+def bundled_table(links: bool = True) -> str:
+    """Markdown table of the bundled models and what their cards measured (``links``: each
+    name links to its card in model_cards/, as the README has it)."""
     from nif_zoo.zoo.hub import bundled_folder
 
     rows = ["| model | kind | M | data | params | trained | test bits/dim | test FID | t, s |",
@@ -199,7 +200,8 @@ def bundled_table() -> str:
                    if m.get("train_seconds") else "")
         fids = m.get("fid") or {}
         fid = "; ".join(f"{v:.1f} ({k.split(',')[1].strip()})" for k, v in sorted(fids.items()))
-        rows.append(f"| [{name}](model_cards/{name}.md) | {entry.kind} | {entry.latent_dim} | "
+        label = f"[{name}](model_cards/{name}.md)" if links else f"`{name}`"
+        rows.append(f"| {label} | {entry.kind} | {entry.latent_dim} | "
                     f"{entry.dataset} {shape}, {entry.config['data']['n_bits']} bit | "
                     f"{m.get('num_params', 0):,} | {trained} | {bpd} | {fid or '-'} | "
                     f"{zoo['temperature']}, {zoo['s']} |")
@@ -207,19 +209,27 @@ def bundled_table() -> str:
 
 
 def update_readme(path: Optional[str] = None) -> bool:
-    """Replace the bundled-models table between the README's markers; True if changed."""
-    path = path or os.path.join(REPO_ROOT, "README.md")
-    with open(path) as fh:
-        text = fh.read()
-    if TABLE_START not in text or TABLE_END not in text:
-        return False
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    new = f"{head}{TABLE_START}\n{bundled_table()}\n{TABLE_END}{tail}"
-    if new != text:
-        with open(path, "w") as fh:
-            fh.write(new)
-    return new != text
+    """Replace the bundled-models table between the markers of the README and of the docs'
+    zoo page (``path``: that one file only); True if any changed."""
+    paths = [path] if path else [os.path.join(REPO_ROOT, "README.md"),
+                                 os.path.join(REPO_ROOT, "docs", "zoo.md")]
+    changed = False
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        with open(path) as fh:
+            text = fh.read()
+        if TABLE_START not in text or TABLE_END not in text:
+            continue
+        head, rest = text.split(TABLE_START, 1)
+        _, tail = rest.split(TABLE_END, 1)
+        links = os.path.basename(path) == "README.md"  # the docs site has no model_cards/
+        new = f"{head}{TABLE_START}\n{bundled_table(links)}\n{TABLE_END}{tail}"
+        if new != text:
+            with open(path, "w") as fh:
+                fh.write(new)
+            changed = True
+    return changed
 
 
 def update_metrics(name: str, extra: Dict[str, Any], *, cards_root: Optional[str] = None) -> str:

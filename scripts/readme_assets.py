@@ -3,10 +3,10 @@ committing):
 
     python scripts/readme_assets.py
 
-README-assets/faces.png         README command 1: nif32-lfw24, 16 samples, t = 0.7, s = 0, seed 0
-README-assets/lfw_nf_vs_nif.png nf-lfw24 (left) and nif32-lfw24 (right); top t = 0.7, s = 0,
+docs/assets/faces.png         README command 1: nif32-lfw24, 16 samples, t = 0.7, s = 0, seed 0
+docs/assets/lfw_nf_vs_nif.png nf-lfw24 (left) and nif32-lfw24 (right); top t = 0.7, s = 0,
                                 bottom t = 1, s = 1 (the trained density); seed 0
-README-assets/mnist28_3bit_nf_vs_nif.png  nf-mnist28-3bit (left) and nif64-mnist28-3bit
+docs/assets/mnist28_3bit_nf_vs_nif.png  nf-mnist28-3bit (left) and nif64-mnist28-3bit
                                 (right), 36 samples each at t = 1, s = 0, seed 0
 """
 import os
@@ -18,7 +18,7 @@ import numpy as np
 import nif_zoo
 from nif_zoo.evaluate.images import image_grid, save_png
 
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README-assets")
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "assets")
 
 
 def side_by_side(grids, gap=12):
