@@ -7,15 +7,14 @@ from nif_zoo.cli.options import is_training_run, progress
 
 
 def check_new_folder(out: str, source: str, command: str) -> str:
-    """``out`` as an absolute path: not the input, not a training run, and new, empty or a
-    pretrained folder (replaced whole)."""
+    """``out`` as an absolute path: not the input, and new or empty (a fit never replaces
+    anything)."""
     path = os.path.abspath(out)
     if path == os.path.abspath(source) or is_training_run(path):
         raise ValueError(f"--out {out} is the input or a training run: {command} writes a new "
                          "folder")
-    if (os.path.isdir(path) and os.listdir(path)
-            and not os.path.isfile(os.path.join(path, "SHA256SUMS"))):
-        raise ValueError(f"--out {out} exists and is neither empty nor a pretrained folder")
+    if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise ValueError(f"--out {out} exists and is not empty: {command} writes a new folder")
     return path
 
 
