@@ -10,6 +10,7 @@ the number changes). Every callback turns errors into a readable message on the 
 """
 from __future__ import annotations
 
+import functools
 import io
 import time
 from typing import Dict, List, Optional
@@ -133,7 +134,8 @@ def build_app(default: Optional[str] = None, state: Optional[DemoState] = None):
 
     def safe(fn, n_outputs):
         """fn returns n_outputs values, or n_outputs values and a message; any error
-        becomes the message (outputs unchanged)."""
+        becomes the message (outputs unchanged). Its parameter names stay fn's (the API's)."""
+        @functools.wraps(fn)
         def wrapped(*args):
             try:
                 out = fn(*args)
@@ -143,9 +145,22 @@ def build_app(default: Optional[str] = None, state: Optional[DemoState] = None):
                 return (*([gr.update()] * n_outputs), f"**Error:** {err}")
         return wrapped
 
-    def render(name, t, s, seed, num):
-        grid = state.samples(name, t, s, seed, num)
-        return grid, state.strip(name, t, seed)
+    # the API (gradio_client: Client(url).view_api()): three endpoints, named parameters
+    def sample(model, temperature, s, seed, num):
+        """Samples of ``model`` at temperature t and noise scale s: a grid image."""
+        return state.samples(model, temperature, s, seed, num)
+
+    def walk_off_the_manifold(model, temperature, seed):
+        """Rows: latents z = t eps; columns: decode(z, s) for s in 0 .. 1."""
+        return state.strip(model, temperature, seed)
+
+    def reconstruct(model, image):
+        """An image file's bytes -> (input | reconstruction, its embedding's norm)."""
+        return state.reconstruct(model, image)
+
+    def render(model, temperature, s, seed, num):
+        return (sample(model, temperature, s, seed, num),
+                walk_off_the_manifold(model, temperature, seed))
 
     with gr.Blocks(title="nif-zoo demo") as app:
         gr.Markdown("# nif-zoo: noisy injective flows\nSample at temperature **t** "
@@ -179,10 +194,15 @@ def build_app(default: Optional[str] = None, state: Optional[DemoState] = None):
         outputs = [samples, strip, message]
         for control in (model, temperature, s, seed, num):
             # while a slider is dragged only the latest value is rendered
-            control.change(safe(render, 2), inputs, outputs, trigger_mode="always_last")
-        app.load(safe(render, 2), inputs, outputs)
-        upload.upload(safe(lambda name, data: state.reconstruct(name, data), 1),
-                      [model, upload], [recon, upload_message])
+            control.change(safe(render, 2), inputs, outputs, trigger_mode="always_last",
+                           api_visibility="private")
+        app.load(safe(render, 2), inputs, outputs, api_visibility="private")
+        upload.upload(safe(reconstruct, 1), [model, upload], [recon, upload_message],
+                      api_name="reconstruct")
+        api = gr.Button(visible=False)  # the API's own events, beside the page's
+        api.click(safe(sample, 1), inputs, [samples, message], api_name="sample")
+        api.click(safe(walk_off_the_manifold, 1), [model, temperature, seed], [strip, message],
+                  api_name="walk_off_the_manifold")
     return app
 
 

@@ -149,3 +149,28 @@ def test_page_in_headless_chromium(served, tmp_path):
         if target:
             shutil.copy(shot, target)
         browser.close()
+
+
+@pytest.mark.slow
+def test_the_api_has_named_endpoints_and_parameters(served):
+    """What a client of the page sees (gradio_client): sample, walk off the manifold and
+    reconstruct, each with named parameters, giving what the page shows."""
+    from gradio_client import Client, handle_file
+
+    client = Client(served, verbose=False)
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(api) == {"/sample", "/walk_off_the_manifold", "/reconstruct"}
+    names = {endpoint: [p["parameter_name"] for p in info["parameters"]]
+             for endpoint, info in api.items()}
+    assert names["/sample"] == ["model", "temperature", "s", "seed", "num"]
+    assert names["/walk_off_the_manifold"] == ["model", "temperature", "seed"]
+    assert names["/reconstruct"] == ["model", "image"]
+    image, message = client.predict(model=MODEL, temperature=0.7, s=0.0, seed=0, num=4,
+                                    api_name="/sample")
+    got = np.asarray(Image.open(image))
+    expected = DemoState().samples(MODEL, 0.7, 0.0, 0, 4)
+    np.testing.assert_array_equal(got.reshape(expected.shape[:2] + (-1,))[..., 0], expected)
+    assert message == ""
+    # a value out of range is refused by name, whatever the order of the arguments
+    with pytest.raises(Exception, match="1.2"):
+        client.predict(s=4.0, model=MODEL, temperature=0.7, seed=0, num=4, api_name="/sample")
