@@ -15,110 +15,25 @@ import functools
 import math
 import warnings
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-from huggingface_hub import ModelHubMixin
 
-from nif_zoo import rng
 from nif_zoo.data import quantize
 from nif_zoo.devices import batch_sharding, replicated_sharding
-from nif_zoo.models import metadata, pretrained
+from nif_zoo.models import pretrained
+from nif_zoo.models.batching import (  # noqa: F401  (as_key, unit_images: used by callers too)
+    as_key, batches, check_index, example_keys, latent_draws, pad_to, per_example,
+    resolve_noise_form, round_up, slerp, unit_images,
+)
 from nif_zoo.models.build import module_from_config
 from nif_zoo.models.config import ModelConfig
-from nif_zoo.models.validation import (
-    check_count, check_images, check_latent, check_non_negative,
-)
+from nif_zoo.models.validation import check_count, check_latent, check_non_negative
 
 DEFAULT_BATCH_SIZE = 256
 
 
-def as_key(seed_or_key):
-    """An int seed or a JAX key -> a JAX key."""
-    if isinstance(seed_or_key, (int, np.integer)) and not isinstance(seed_or_key, bool):
-        return jax.random.key(int(seed_or_key))
-    if isinstance(seed_or_key, jax.Array):
-        return seed_or_key
-    raise ValueError(f"expected an int seed or a jax.random key; got {seed_or_key!r}")
-
-
-def batches(num: int, batch_size: int):
-    """(start, stop) chunks of ``range(num)``."""
-    for start in range(0, num, batch_size):
-        yield start, min(start + batch_size, num)
-
-
-def pad_to(arr, size: int):
-    """Pad axis 0 to ``size`` by repeating the last row (results of the pad are dropped)."""
-    missing = size - arr.shape[0]
-    if missing <= 0:
-        return arr
-    return np.concatenate([arr, np.repeat(arr[-1:], missing, axis=0)], axis=0)
-
-
-def unit_images(images, image_shape, n_bits: int, key=None):
-    """(validated array, the same images in the unit interval): integers are dequantised
-    (bin centres, or uniform noise with ``key``), floats are taken as they are."""
-    arr = check_images(images, image_shape, n_bits)
-    if np.issubdtype(arr.dtype, np.integer):
-        return arr, np.asarray(quantize.dequantize(arr, n_bits, key))
-    return arr, arr
-
-
-def round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
-def example_keys(key, start: int, count: int):
-    """Keys of examples start .. start + count - 1: ``fold_in(key, index)``."""
-    return jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(count))
-
-
-def check_index(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"first_index must be an int >= 0; got {value!r}")
-    return int(value)
-
-
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def latent_draws(key, first_index, num: int, dim: int):
-    """eps_j ~ N(0, I_dim) for j = first_index .. first_index + num - 1, from fold_in(key, j)."""
-    keys = example_keys(key, first_index, num)
-    return jax.vmap(lambda k: rng.normal(k, (dim,), jnp.float32))(keys)
-
-
-def per_example(fn, batch, keys):
-    """``fn(example[None], key)[0]`` for every example of ``batch`` (vmapped): each example's
-    random draws come from its own key, whatever the batch it is in."""
-    return jax.vmap(lambda x, key: fn(x[None], key)[0])(batch, keys)
-
-
-MODEL_CARD_TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ title }}
-
-{{ description }}
-
-```python
-import nif_zoo
-model = nif_zoo.Model.from_pretrained("path/to/this/folder")  # or a hub repo id owner/name
-images = model.sample(16, temperature=0.7, s=0.0, seed=0)
-```
-{{ measured }}
-"""
-
-
-class Model(ModelHubMixin,
-            library_name=metadata.LIBRARY_NAME,
-            license=metadata.LICENSE,
-            paper_url=metadata.PAPER_URL,
-            pipeline_tag=metadata.PIPELINE_TAG,
-            tags=list(metadata.TAGS),
-            model_card_template=MODEL_CARD_TEMPLATE):
+class Model(pretrained.PretrainedMixin):
     """A trained or fresh NF / NIF image model: its config, Flax module and variables. Build
     one with :func:`nif_zoo.create_model`; ``from_pretrained`` / ``save_pretrained`` /
     ``push_to_hub`` are huggingface_hub's ``ModelHubMixin`` on a folder of ``config.json``,
@@ -129,94 +44,6 @@ class Model(ModelHubMixin,
         self.config = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
         self.module = module if module is not None else module_from_config(self.config)
         self.variables = variables
-
-    # ------------------------------------------------------------------ its folder
-    def _save_pretrained(self, save_directory) -> None:
-        """ModelHubMixin's hook: the model's own files, ``config.json`` and ``weights/``."""
-        pretrained.write_model_files(self, str(save_directory))
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "Model":
-        """huggingface_hub's ``from_pretrained``: a pretrained folder, or a hub repo id
-        (``owner/name``, ``revision=`` a branch, tag or commit), verified; ``devices=`` where
-        the weights go (see :func:`nif_zoo.zoo.load`, which also takes the zoo's names)."""
-        name = os.fspath(pretrained_model_name_or_path)
-        if not os.path.isdir(name) and name.count("/") != 1:
-            raise ValueError(f"{name!r} is neither a pretrained folder nor a hub repo id "
-                             "(owner/name); zoo names load with nif_zoo.load(name)")
-        return super().from_pretrained(name, **kwargs)
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None,
-                         force_download: bool = False, local_files_only: bool = False,
-                         token=None, config=None, devices=None, **unused) -> "Model":
-        """ModelHubMixin's hook: ``model_id`` is a pretrained folder or a hub repo id
-        (downloaded with every file checked against its ``SHA256SUMS``,
-        :func:`~nif_zoo.models.pretrained.fetch`); the weights are restored onto
-        ``devices``. Zoo names are ``nif_zoo.load``'s."""
-        if os.path.isdir(model_id):
-            pretrained.verify(model_id)
-            folder = model_id
-        elif model_id.count("/") == 1:
-            folder = pretrained.fetch(model_id, revision=revision, cache_dir=cache_dir,
-                                      force_download=force_download, token=token,
-                                      local_only=local_files_only)
-        else:
-            raise ValueError(f"{model_id!r} is neither a pretrained folder nor a hub repo id "
-                             "(owner/name); zoo names load with nif_zoo.load(name)")
-        return cls.load_folder(folder, devices=devices)
-
-    @classmethod
-    def load_folder(cls, folder: str, *, devices=None) -> "Model":
-        """The model whose ``config.json`` (any format version, migrated) and ``weights/``
-        are in ``folder`` (not verified: ``from_pretrained`` and ``nif_zoo.load`` verify
-        first), restored onto ``devices``."""
-        config, module, variables = pretrained.read_model_files(folder, devices)
-        return cls(config, variables, module)
-
-    def save_pretrained(self, save_directory, *, card=None, metrics=None, training=None,
-                        config=None, repo_id=None, push_to_hub: bool = False,
-                        model_card_kwargs=None, **push_to_hub_kwargs):
-        """Write this model as a pretrained folder: ``config.json``, orbax ``weights/``,
-        ``README.md`` (``card``, else :meth:`model_card`), ``metrics.json`` and
-        ``training.json`` when given, ``SHA256SUMS``; written to a temporary sibling and
-        renamed into place, so an existing folder is replaced only by a complete one.
-        Returns the folder (with ``push_to_hub=True``, the commit URL of
-        ``push_to_hub(repo_id)``). ``config`` is accepted for ModelHubMixin and ignored:
-        the model's config is its own."""
-        def fill(tmp):
-            text = card if card is not None else self.model_card(metrics, **(model_card_kwargs or {}))
-            pretrained.write_card_files(tmp, text, metrics, training)
-            ModelHubMixin.save_pretrained(self, tmp)  # _save_pretrained; the card is kept
-        folder = pretrained.write_folder(save_directory, fill)[0]
-        if push_to_hub:
-            return self.push_to_hub(repo_id or os.path.basename(folder), **push_to_hub_kwargs)
-        return folder
-
-    def model_card(self, metrics=None, **template_values) -> str:
-        """The card of a folder saved without one: the library's metadata (ModelHubMixin's
-        card data: library, license, paper, pipeline, tags, and this kind's tag), what the
-        model is and how to load it (zoo models get their full card from
-        :mod:`nif_zoo.zoo.cards`)."""
-        from huggingface_hub import ModelCard, ModelCardData
-
-        info = self._hub_mixin_info
-        data = ModelCardData(**info.model_card_data.to_dict())
-        data.tags = sorted(set(data.tags or []) | {self.kind.replace("_", "-")})
-        c = self.config
-        values = dict(
-            title=f"A nif-zoo {c['kind']} model",
-            description=(f"{self.architecture.description[:1].upper()}"
-                         f"{self.architecture.description[1:]}; images "
-                         f"{'x'.join(str(d) for d in c['image_shape'])}, {c['n_bits']} bits, "
-                         f"latent size M = {self.latent_dim}. The full config is "
-                         "`config.json`. Paper: " + info.paper_url + "."),
-            measured=(f"\nMeasured: {metrics['test_bpd']:.4f} bits/dim on {metrics.get('images')} "
-                      f"held-out images ({metrics.get('bound', 'exact')}).\n"
-                      if metrics and metrics.get("test_bpd") is not None else ""))
-        values.update(template_values)
-        return str(ModelCard.from_template(card_data=data, template_str=info.model_card_template,
-                                           **values))
 
     # ------------------------------------------------------------------ description
     @property
@@ -659,29 +486,3 @@ class Model(ModelHubMixin,
                 lambda b, _: self._manifold_term(self._compute_variables, b), y, batch_size)
             scores["off_manifold"] = -term.astype(np.float64) / self.num_dims
         return {k: scores[k] for k in self.SCORES if k in scores}
-
-
-def resolve_noise_form(noise_form, isotropic: bool) -> str:
-    """``noise_form`` (default ``"paper"``), with ``isotropic=True`` the older spelling of
-    ``noise_form="isotropic"``."""
-    from nif_zoo.nif.gaussian import check_noise_form
-
-    if isotropic:
-        if noise_form not in (None, "isotropic"):
-            raise ValueError(f"isotropic=True and noise_form={noise_form!r} disagree; give one")
-        return "isotropic"
-    return check_noise_form("paper" if noise_form is None else noise_form)
-
-
-def slerp(za, zb, u):
-    """Spherical interpolation of directions, linear in norm: rows for every u in (k, 1)."""
-    na, nb = np.linalg.norm(za), np.linalg.norm(zb)
-    if na == 0.0 or nb == 0.0:
-        return (1.0 - u) * za + u * zb
-    ea, eb = za / na, zb / nb
-    omega = np.arccos(np.clip(np.dot(ea, eb), -1.0, 1.0))
-    if omega < 1e-6:
-        direction = (1.0 - u) * ea + u * eb
-    else:
-        direction = (np.sin((1.0 - u) * omega) * ea + np.sin(u * omega) * eb) / np.sin(omega)
-    return direction * ((1.0 - u) * na + u * nb)

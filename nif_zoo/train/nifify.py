@@ -21,7 +21,6 @@ import dataclasses
 from typing import Any, Dict, List, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from nif_zoo.flows.base import LOG_2PI
