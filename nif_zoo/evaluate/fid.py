@@ -165,7 +165,10 @@ def reference_statistics(data_config: Dict, split: str, limit: Optional[int],
 
 
 def model_fid(model, reference: Dict, features: Callable, *, num_samples: int,
-              temperature: float = 1.0, s: float = 1.0, seed: int = 0) -> float:
-    """FID between ``num_samples`` samples of ``model`` at (t, s) and the reference."""
-    images = model.sample(num_samples, temperature=temperature, s=s, seed=seed)
+              temperature: float = 1.0, s: float = 1.0, seed: int = 0,
+              denoise: Optional[float] = None) -> float:
+    """FID between ``num_samples`` samples of ``model`` at (t, s) (then one score step of
+    ``denoise`` = sigma, :meth:`nif_zoo.Model.denoise`) and the reference."""
+    images = model.sample(num_samples, temperature=temperature, s=s, seed=seed,
+                          denoise=denoise)
     return fid_from_statistics(reference, gaussian_statistics(features(images, model.n_bits)))

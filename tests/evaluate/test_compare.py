@@ -55,6 +55,26 @@ def test_tune_s_picks_the_training_argmin_and_tests_with_fresh_samples(faces_ref
         fid.model_fid(nif, ref, features, num_samples=40, s=cheap_best, seed=4))
 
 
+def test_tune_denoise_picks_the_training_argmin_of_the_score_step(faces_reference):
+    features, ref = faces_reference
+    nf = nif_zoo.load("nf-lfw24")
+    grid = [0.0, 0.01, 0.05]
+    result = compare.tune_denoise(nf, ref, ref, features, grid, num_samples=30,
+                                  sweep_samples=20, seed=3)
+    assert [r["sigma"] for r in result["sweep"]] == grid
+    # sigma 0 is no step: the plain samples' FID
+    assert result["sweep"][0]["fid"] == pytest.approx(
+        fid.model_fid(nf, ref, features, num_samples=20, s=0.0, seed=3))
+    best = min(result["sweep"], key=lambda r: r["fid"])
+    assert result["best_sigma"] == best["sigma"]
+    assert result["test_fid_best_sigma"] == pytest.approx(fid.model_fid(
+        nf, ref, features, num_samples=30, s=0.0, seed=4, denoise=best["sigma"] or None))
+    assert result["test_fid_no_step"] == pytest.approx(
+        fid.model_fid(nf, ref, features, num_samples=30, s=0.0, seed=4))
+    # the step changes the samples
+    assert result["sweep"][2]["fid"] != result["sweep"][0]["fid"]
+
+
 def test_fingerprint_follows_the_weights_not_the_card(tmp_path, monkeypatch):
     """A saved comparison row is reused while the model computes the same thing: writing
     FIDs into its card and metrics keeps the fingerprint, other weights change it."""
