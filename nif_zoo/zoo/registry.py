@@ -12,7 +12,11 @@ file name is the model's name. Names follow ``{kind}{M}-{data}{H}``:
 * H: the (square) training resolution;
 * an optional ``-{b}bit`` suffix where the data are quantised to b bits, e.g. the authors'
   3-bit setting ``nif64-fmnist28-3bit`` (names without it are 8-bit, or say their bit depth
-  in their card, as the 5-bit LFW models).
+  in their card, as the 5-bit LFW models);
+* an optional ``-noise{NN}`` suffix where the model was trained on data with Gaussian noise
+  of standard deviation NN / 100 added (``data_noise``, TarFlow's recipe), e.g.
+  ``nf-mnist28-3bit-noise05``: its samples are cleaned by one score step
+  (``nif-zoo sample --denoise 0.05``).
 
 Names that were replaced stay accepted: ``ALIASES`` maps them to their successor (with a
 warning saying so).
@@ -42,7 +46,8 @@ TAGS = {a.tag: a.kind for a in TABLE.values()}  # name prefix -> kind
 NAME_PATTERN = re.compile(
     r"^(" + "|".join(tag + (r"\d+" if TABLE[kind].noise_model else "")  # an NF's M is H W C
                      for tag, kind in sorted(TAGS.items(), key=lambda t: -len(t[0])))
-    + r")-(" + "|".join(sorted(BY_TAG, key=len, reverse=True)) + r")(\d+)(?:-(\d)bit)?$")
+    + r")-(" + "|".join(sorted(BY_TAG, key=len, reverse=True))
+    + r")(\d+)(?:-(\d)bit)?(?:-noise(\d\d))?$")
 ALIASES = {  # replaced name -> its successor (the 8-bit paper-scale recipes -> the authors' setting)
     **{f"{k}-fmnist32": f"{k}-fmnist28-3bit" for k in ("nf", "nif64", "nif128")},
     **{f"{k}-cifar32": f"{k}-cifar32-3bit" for k in ("nf", "nif64", "nif128")},
@@ -118,7 +123,7 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
     if not match:
         raise ValueError(f"model name {name!r} does not follow {{kind}}{{M}}-{{data}}{{H}}[-{{b}}bit] "
                          f"(e.g. nif64-mnist32); see nif_zoo.zoo.registry")
-    kind_tag, data_tag, height, bits = match.groups()
+    kind_tag, data_tag, height, bits, noise = match.groups()
     model, data = config["model"], config["data"]
     kind = TAGS[kind_tag.rstrip("0123456789")]
     problems = []
@@ -134,6 +139,10 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
         problems.append(f"data.image_shape is {data['image_shape']}, the name says H={height}")
     if bits is not None and int(bits) != data["n_bits"]:
         problems.append(f"data.n_bits is {data['n_bits']}, the name says {bits}")
+    sigma = int(noise) / 100 if noise else 0.0
+    if abs(float(model.get("data_noise") or 0.0) - sigma) > 1e-9:
+        problems.append(f"model.data_noise is {model.get('data_noise') or 0}, the name says "
+                        f"{sigma:g}")
     if config["zoo"]["status"] not in STATUSES:
         problems.append(f"zoo.status must be one of {STATUSES}")
     if problems:

@@ -52,11 +52,22 @@ def test_unknown_name_lists_the_closest():
     ("nf-mnist32", "kind is 'nif'"),
     ("nif64-lfw32", "dataset is 'mnist'"),
     ("nif64-mnist24", "H=24"),
+    ("nif64-mnist32-noise05", "data_noise is 0, the name says 0.05"),
 ])
 def test_check_entry_catches_mismatched_names(bad, message):
     config = registry.get_entry("nif64-mnist32").config
     with pytest.raises(ValueError, match=message):
         registry.check_entry(bad, config)
+
+
+def test_a_noise_trained_models_name_says_its_sigma():
+    import copy
+
+    config = copy.deepcopy(registry.get_entry("nif64-mnist32").config)
+    config["model"]["data_noise"] = 0.05
+    registry.check_entry("nif64-mnist32-noise05", config)
+    with pytest.raises(ValueError, match="data_noise is 0.05, the name says 0"):
+        registry.check_entry("nif64-mnist32", config)
 
 
 def test_recipes_load_with_a_clear_message(monkeypatch, tmp_path):
