@@ -119,7 +119,7 @@ def cards_part() -> List[str]:
     from nif_zoo.evaluate.likelihood import evaluation_data
     from nif_zoo.evaluate.prior_fit import checkerboard_statistics
     from nif_zoo.models import pretrained
-    from nif_zoo.publish import update_metrics
+    from nif_zoo.zoo.publish import update_metrics
     from nif_zoo.zoo import hub, registry
 
     rows = ["| model | samples at t = 0.7, s = 0 | held-out images |", "|---|---|---|"]

@@ -47,8 +47,8 @@ def test_wheel_contains_configs_and_bundled_checkpoints(tmp_path):
 
 def test_the_import_contract_holds():
     """setup.cfg's [importlinter] contracts, function-level imports included: the layers
-    (cli -> commands -> zoo -> train -> evaluate -> recipe -> models -> nif -> flows -> data ->
-    core) and no import cycle between the modules of any package."""
+    (cli -> zoo -> train -> evaluate -> recipe -> models -> nif -> flows -> data -> core)
+    and no import cycle between the modules of any package."""
     lint = os.path.join(os.path.dirname(sys.executable), "lint-imports")
     out = subprocess.run([lint, "--config", os.path.join(REPO, "setup.cfg"), "--no-cache"],
                          capture_output=True, text=True, cwd=REPO)

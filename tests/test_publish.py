@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import nif_zoo
-from nif_zoo import publish
+from nif_zoo.zoo import publish
 from nif_zoo.models import pretrained
 from nif_zoo.train import train
 from nif_zoo.zoo import registry

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nif_zoo import reproduce
+from nif_zoo.zoo import reproduce
 
 TOY = ["model.width=8", "model.steps=1", "train.steps=6", "train.checkpoint_every=2",
        "train.eval_every=0", "train.warmup_steps=2", "train.batch_size=8",

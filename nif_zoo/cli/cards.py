@@ -15,7 +15,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo.publish import update_readme, write_cards
+    from nif_zoo.zoo.publish import update_readme, write_cards
 
     paths = write_cards(args.out)
     print(f"wrote {len(paths)} model cards to {os.path.dirname(paths[0]) if paths else args.out}")

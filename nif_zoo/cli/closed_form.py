@@ -26,7 +26,7 @@ def fit_and_save(args, model, training, fit, *, command: str, eval_split: str,
     the default one plus ``card_note(metrics, record)``. Returns the metrics."""
     from nif_zoo.evaluate.likelihood import evaluation_data
     from nif_zoo.models import pretrained
-    from nif_zoo.publish import heldout_metrics
+    from nif_zoo.zoo.publish import heldout_metrics
     from nif_zoo.zoo.cards import default_card
 
     out = check_new_folder(args.out, args.model, command)

@@ -21,7 +21,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo.comparison import run_comparison
+    from nif_zoo.zoo.comparison import run_comparison
     from nif_zoo.evaluate import fid
 
     run_comparison(args.models, args.out, num_samples=args.num_samples,

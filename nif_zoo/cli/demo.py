@@ -18,7 +18,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo.demo import launch
+    from nif_zoo.zoo.demo import launch
 
     if args.model is not None:
         load_model(args.model)  # fail early on a bad name

@@ -32,7 +32,7 @@ def add_parser(sub):
 def run(args):
     from nif_zoo.evaluate.likelihood import evaluation_data
     from nif_zoo.models import pretrained
-    from nif_zoo.publish import heldout_metrics
+    from nif_zoo.zoo.publish import heldout_metrics
     from nif_zoo.recipe import complete_record
     from nif_zoo.train import load_trained
     from nif_zoo.zoo.cards import render_card

@@ -14,7 +14,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo import publish
+    from nif_zoo.zoo import publish
     from nif_zoo.models import pretrained
     from nif_zoo.zoo import hub, registry
 

@@ -23,7 +23,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo.publish import refit_record
+    from nif_zoo.zoo.publish import refit_record
     from nif_zoo.train.nifify import nifify_and_measure
 
     def fit(model, train, test):

@@ -17,6 +17,6 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo.publish import publish
+    from nif_zoo.zoo.publish import publish
 
     publish(args.run, args.name, checkpoints_root=args.checkpoints, cards_root=args.cards)

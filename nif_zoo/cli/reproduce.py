@@ -38,7 +38,7 @@ def add_parser(sub):
 def run(args):
     from nif_zoo.cache import enable_compilation_cache
     from nif_zoo.evaluate import fid
-    from nif_zoo.reproduce import reproduce
+    from nif_zoo.zoo.reproduce import reproduce
 
     enable_compilation_cache()
     reproduce(args.table, args.data_dir, args.out, num_samples=args.num_samples,

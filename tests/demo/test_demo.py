@@ -17,7 +17,7 @@ import nif_zoo
 from nif_zoo.evaluate.images import to_uint8
 
 gradio = pytest.importorskip("gradio")
-from nif_zoo.demo import MAX_SAMPLES, STRIP_S, DemoState  # noqa: E402
+from nif_zoo.zoo.demo import MAX_SAMPLES, STRIP_S, DemoState  # noqa: E402
 
 MODEL = "nif32-lfw24"
 CHROMIUM = os.environ.get("NIF_ZOO_CHROMIUM", "/usr/bin/chromium")

@@ -9,7 +9,7 @@ from PIL import Image
 
 import nif_zoo
 from nif_zoo.evaluate import compare, fid, plots
-from nif_zoo.comparison import run_comparison, shared_data_config
+from nif_zoo.zoo.comparison import run_comparison, shared_data_config
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_fingerprint_follows_the_weights_not_the_card(tmp_path, monkeypatch):
     FIDs into its card and metrics keeps the fingerprint, other weights change it."""
     import shutil
 
-    from nif_zoo.comparison import model_fingerprint
+    from nif_zoo.zoo.comparison import model_fingerprint
     from nif_zoo.models import pretrained
     from nif_zoo.zoo import hub
 

@@ -5,7 +5,7 @@ import pytest
 
 import nif_zoo
 from nif_zoo.models.factory import model_config as make_config
-from nif_zoo import publish
+from nif_zoo.zoo import publish
 from nif_zoo.zoo import cards, hub, registry
 from nif_zoo.zoo.registry import UnknownModelError
 

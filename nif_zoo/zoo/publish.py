@@ -19,7 +19,7 @@ from nif_zoo.recipe import complete_record
 from nif_zoo.models import pretrained
 from nif_zoo.zoo import cards, registry
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def hardware() -> str:

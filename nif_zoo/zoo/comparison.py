@@ -166,7 +166,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
     if plots:
         write_plots(models, rows, out_dir, data, test_limit, seed)
     if update_cards:
-        from nif_zoo.publish import update_metrics, update_readme
+        from nif_zoo.zoo.publish import update_metrics, update_readme
 
         command = compare_command(names, settings)
         for row in rows:
