@@ -16,7 +16,7 @@ Two families (SPEC sections 1-4):
   (s = 0: the mean, exactly on the manifold; s > 0 uses the ``"noise"`` RNG);
   ``stochastic_inverse(x, estimate)`` returns z: the mode z+ of q(z | x) (``"mode"``), the
   posterior mean under N(0, I) (``"posterior_mean"``) or a reparameterised draw
-  (``"sample"``, ``"posterior"`` RNG); ``log_posterior(z, x)`` is log q(z | x);
+  (``"sample"``, ``"posterior"`` RNG); ``log_stochastic_inverse(z, x)`` is log q(z | x);
   ``manifold_term(x) = log int p(x | z) dz`` stands where a bijection has its log-det
   (paper eq. 9-10: with q the stochastic inverse, log p(x | z) - log q(z | x) equals it for
   every z). Layers with ``closed_form = True`` also give ``log_marginal(x)``: the exact
@@ -80,7 +80,7 @@ class NoisyInjection(nn.Module):
         """Data -> latent: the mode, the posterior mean, or a draw of q(z | x)."""
         raise NotImplementedError
 
-    def log_posterior(self, z, x):
+    def log_stochastic_inverse(self, z, x):
         """log q(z | x), shape of the batch axes."""
         raise NotImplementedError
 

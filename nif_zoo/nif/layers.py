@@ -9,7 +9,7 @@ image ``(H, W, C)`` to a smaller image ``(H/f, W/f, c_z)``. Both give:
 * ``manifold_term(x)``: log int p(x | z) dz;
 * ``stochastic_inverse(x, estimate)``: ``"mode"`` (z+, default), ``"posterior_mean"`` (the
   true posterior mean under N(0, I)) or ``"sample"`` (z ~ q(z | x), ``"posterior"`` RNG);
-* ``log_posterior(z, x)``: log q(z | x);
+* ``log_stochastic_inverse(z, x)``: log q(z | x);
 * ``decode(z, s, noise_form)``: x ~ N(A z + b, s Sigma), with the ``"noise"`` RNG stream
   unless s == 0 (then exactly on the manifold);
 * ``blocks(x)``, ``block_parameters(params)``, ``parameters_from_blocks(A, b, log_var)``:
@@ -89,7 +89,7 @@ class DenseNIF(NoisyInjection):
               gaussian.posterior_mean)
         return fn(*self.args(x))
 
-    def log_posterior(self, z, x):
+    def log_stochastic_inverse(self, z, x):
         return gaussian.log_stochastic_inverse(z, *self.args(x))
 
     def blocks(self, x):
@@ -165,7 +165,7 @@ class UpsampleNIF(NoisyInjection):
               upsample.posterior_mean)
         return fn(*self.args(x))
 
-    def log_posterior(self, z, x):
+    def log_stochastic_inverse(self, z, x):
         return upsample.log_stochastic_inverse(z, *self.args(x))
 
     def blocks(self, x):

@@ -89,7 +89,7 @@ class StochasticCoupling(NoisyInjection):
             z2 = gaussian.stochastic_inverse_mode(x2, A, b, log_var)
         return jnp.concatenate([x1, z2], axis=-1)
 
-    def log_posterior(self, z, x):
+    def log_stochastic_inverse(self, z, x):
         x1, x2 = self.halves(x)
         return gaussian.log_stochastic_inverse(z[..., self.split:], x2, *self.noise_model(x1))
 
