@@ -21,7 +21,9 @@ and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and `
            limitations (for the model card), refit_iterations (> 0: ``nif-zoo publish``
            refits a NIF's Gaussian layer in closed form on the training split, up to this
            many EM steps, before measuring; see :mod:`nif_zoo.train.refit`),
-           refit_flow_steps (a deep NIF: then this many Adam steps refit its flow)
+           refit_flow_steps (a deep NIF: then this many Adam steps refit its flow),
+           denoise (a model trained with data_noise: the recommended sigma of the score
+           step after sampling, ``nif-zoo sample`` uses it; None: no step)
 
 Defaults (the authors' optimiser: Adam, lr 1e-4, linear warmup, batch 32) are in
 ``DEFAULTS``; ``seed`` sets the model init, the data order and the dequantisation noise,
@@ -49,7 +51,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
               "refit_every": 0, "refit_iterations": 20, "init_images": 0,
               "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.999},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
-            "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0},
+            "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0,
+            "denoise": None},
 }
 
 

@@ -146,12 +146,12 @@ def load_model(name: str, revision: Optional[str] = None) -> Tuple[Any, Optional
 
 
 def zoo_defaults(training: Optional[Dict[str, Any]]):
-    """(temperature, s) the model's training record recommends (its ``zoo`` section), else
-    the recipe defaults (0.7, 0)."""
+    """(temperature, s, denoise) the model's training record recommends (its ``zoo``
+    section), else the recipe defaults (0.7, 0, no score step)."""
     from nif_zoo.recipe import DEFAULTS
 
     zoo = {**DEFAULTS["zoo"], **((training or {}).get("zoo") or {})}
-    return zoo["temperature"], zoo["s"]
+    return zoo["temperature"], zoo["s"], zoo["denoise"]
 
 
 def model_data_config(name: str, model, training, dataset=None, data_dir=None):

@@ -30,7 +30,8 @@ def add_parser(sub):
     p.add_argument("--denoise", type=float, default=None, metavar="SIGMA",
                    help="one score step x + SIGMA^2 grad log p(x) with the model's own "
                         "density before quantising (Tweedie; a model trained with data "
-                        "noise SIGMA, TarFlow's recipe)")
+                        "noise SIGMA, TarFlow's recipe; default: the card's recommendation; 0: "
+                        "none)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--scale", type=int, default=4, help="upscale factor for viewing (4)")
     p.add_argument("--out", default="samples.png", help="output PNG (samples.png)")
@@ -44,9 +45,10 @@ def run(args) -> str:
     from nif_zoo.evaluate.images import image_grid, save_png
 
     model, training = load_model(args.model, args.revision)
-    t_default, s_default = zoo_defaults(training)
+    t_default, s_default, denoise_default = zoo_defaults(training)
     t = t_default if args.temperature is None else args.temperature
     s = s_default if args.s is None else args.s
+    denoise = denoise_default if args.denoise is None else (args.denoise or None)
     if args.num < 1:
         raise ValueError(f"--num must be >= 1; got {args.num}")
     if args.num > MAX_GRID_IMAGES and not args.npy:
@@ -69,7 +71,7 @@ def run(args) -> str:
         count = min(SAMPLE_CHUNK, args.num - start)
         images = model.sample(count, temperature=t, s=s, seed=args.seed,
                               isotropic=args.isotropic, noise_form=args.noise_form,
-                              denoise=args.denoise,
+                              denoise=denoise,
                               first_index=start)
         if store is not None:
             store[start: start + count] = images
@@ -80,7 +82,8 @@ def run(args) -> str:
         del store
     path = save_png(args.out, image_grid(first[:shown], n_bits=model.n_bits, scale=args.scale))
     extra = f" (the first {shown} of {args.num})" if shown < args.num else ""
-    print(f"wrote {shown} samples of {args.model} (t={t}, s={s}, seed={args.seed}) to "
+    step = f", denoise={denoise:g}" if denoise else ""
+    print(f"wrote {shown} samples of {args.model} (t={t}, s={s}{step}, seed={args.seed}) to "
           f"{path}{extra}" + (f"; all {args.num} to {args.npy}" if args.npy else ""))
     return path
 

@@ -44,4 +44,6 @@ def heldout_bits_per_dim(model, images, *, seed: int = 0, num_samples: Optional[
     bpd = quantize.bits_per_dim(np.asarray(log_p), model.num_dims)
     return {"bpd": float(np.mean(bpd)), "bpd_sem": float(np.std(bpd) / np.sqrt(len(bpd))),
             "images": int(len(bpd)), "bound": bound,
-            "dequantisation": f"uniform (seed {seed})"}
+            "dequantisation": f"uniform (seed {seed})" + (
+                f" + Gaussian noise sigma {model.data_noise:g} (the model's data_noise: bits/dim "
+                "of the noisy data)" if model.data_noise else "")}

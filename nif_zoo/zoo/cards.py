@@ -118,12 +118,15 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                   "nif-zoo; `nif_zoo.load(\"%s\")` works once weights exist on the hub at "
                   "`%s`, or train them yourself with the command below." %
                   (name, zoo.get("hub_repo") or f"nif-zoo/{name}"), ""]
+    step = f", denoise={zoo['denoise']:g}" if zoo.get("denoise") else ""
     parts += ["```python", "import nif_zoo", f"model = nif_zoo.load(\"{load_as or name}\")",
               f"images = model.sample(16, temperature={zoo.get('temperature', 0.7)}, "
-              f"s={zoo.get('s', 0.0)}, seed=0)  # uint8 (16, {h}, {w}, {ch})",
+              f"s={zoo.get('s', 0.0)}{step}, seed=0)  # uint8 (16, {h}, {w}, {ch})",
               "z = model.embed(images)            # latents (16, %d)" % model_config["latent_dim"],
               "```", "", f"CLI: `nif-zoo sample {load_as or name} --temperature {zoo.get('temperature', 0.7)} "
-              f"--s {zoo.get('s', 0.0)} --out samples.png`", ""]
+              f"--s {zoo.get('s', 0.0)}"
+              + (f" --denoise {zoo['denoise']:g}" if zoo.get("denoise") else "")
+              + " --out samples.png`", ""]
     parts += ["## Architecture", "", describe_architecture(model_config)]
     if metrics and metrics.get("num_params"):
         parts += ["", f"Parameters: {metrics['num_params']:,}."]
@@ -140,6 +143,8 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                   "all noise); ActNorm initialised on "
                   + (f"{train['init_images']} training images" if train.get("init_images")
                      else "the first batch") + ". Objective: bits/dim under uniform dequantisation"
+                  + (f" plus Gaussian noise of sigma {model_config['data_noise']:g} (of the noisy "
+                     "data)" if model_config.get("data_noise") else "")
                   + ("" if architecture(model_config["kind"]).exact else " (the ELBO)") + "."]
         if metrics and metrics.get("train_seconds"):
             parts += ["", f"Trained in {metrics['train_seconds'] / 60:.1f} min on "
@@ -187,7 +192,11 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                  if not architecture(model_config["kind"]).noise_model
                  else "t scales the latent draw z = t eps; s scales the NIF noise N(0, s Sigma) "
                       "added before the Glow: s = 0 samples on the learned manifold (sharpest), "
-                      "s = 1 is the trained density."), ""]
+                      "s = 1 is the trained density.")
+              + (f" Then one score step x + sigma^2 grad log p(x) with sigma = "
+                 f"{zoo['denoise']:g} (`denoise`; the model was trained on data with that "
+                 "noise, so the step is Tweedie's posterior mean of the clean image)."
+                 if zoo.get("denoise") else ""), ""]
     limitations = zoo.get("limitations") or ""
     parts += ["## Limitations", "", (limitations + " " if limitations else "") +
               f"A {h}x{w}x{ch} model; a research artefact for studying NF vs NIF, not a "
