@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from nif_zoo.cli.train import train_config_from_args  # noqa: F401  (a helper of the API)
+
 COMMAND_MODULES = ("list_models", "info", "sample", "reconstruct", "embed", "evaluate",
                    "refit_prior", "nifify", "interpolate", "ood", "tune_s", "compare",
                    "separability", "demo", "train", "export", "push", "publish", "reproduce",
@@ -67,11 +69,3 @@ def main(argv=None) -> int:
         print(f"nif-zoo {args.command}: error: {err}", file=sys.stderr)
         return 1
     return 0
-
-
-def __getattr__(name):  # the train command's helper, kept at its old address
-    if name == "train_config_from_args":
-        from nif_zoo.cli.train import train_config_from_args
-
-        return train_config_from_args
-    raise AttributeError(f"module 'nif_zoo.cli' has no attribute {name!r}")

@@ -3,7 +3,7 @@ split in, a fitted model out as a new pretrained folder whose card states what w
 its saved weights."""
 import os
 
-from nif_zoo.cli.options import is_training_run, progress
+from nif_zoo.cli.options import is_training_run, load_model, progress
 
 
 def check_new_folder(out: str, source: str, command: str) -> str:
@@ -18,10 +18,9 @@ def check_new_folder(out: str, source: str, command: str) -> str:
     return path
 
 
-def fit_and_save(args, model, training, fit, *, command: str, eval_split: str,
-                 record_metrics, card_note=None):
-    """``fit(model, train_images, test_images)`` -> (fitted model, record) on the training
-    record's data; the fitted model saved to ``args.out`` with its held-out metrics measured
+def fit_and_save(args, fit, *, command: str, eval_split: str, record_metrics, card_note=None):
+    """``args.model`` loaded (once ``--out`` is known to be new), ``fit(model, train_images,
+    test_images)`` -> (fitted model, record) on its training record's data; the fitted model saved to ``args.out`` with its held-out metrics measured
     on the saved weights, plus ``record_metrics(record, saved test bits/dim)``; the card is
     the default one plus ``card_note(metrics, record)``. Returns the metrics."""
     from nif_zoo.evaluate.likelihood import evaluation_data
@@ -30,6 +29,7 @@ def fit_and_save(args, model, training, fit, *, command: str, eval_split: str,
     from nif_zoo.zoo.cards import default_card
 
     out = check_new_folder(args.out, args.model, command)
+    model, training = load_model(args.model, args.revision)
     if training is None:
         raise ValueError(f"{args.model} does not record its training data (training.json); "
                          f"{command} needs its training split")

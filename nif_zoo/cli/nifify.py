@@ -1,6 +1,6 @@
 """nif-zoo nifify: a pretrained NF turned into a NIF in closed form."""
 from nif_zoo.cli.closed_form import fit_and_save
-from nif_zoo.cli.options import add_closed_form_fit_arguments, add_model_argument, load_model, progress
+from nif_zoo.cli.options import add_closed_form_fit_arguments, add_model_argument, progress
 
 NAME = "nifify"
 
@@ -38,9 +38,8 @@ def run(args):
                 f"training images, {record['em_steps']} EM steps; no gradient step): held-out "
                 f"bits/dim {metrics['test_bpd']:.4f} vs the NF's {record['test_bpd_nf']:.4f}.\n")
 
-    model, training = load_model(args.model, args.revision)
     return fit_and_save(
-        args, model, training, fit, command="nifify", eval_split=lambda data: "test",
+        args, fit, command="nifify", eval_split=lambda data: "test",
         record_metrics=lambda record, bpd: {"nifify": {**refit_record(record, bpd),
                                                        "source": args.model}},
         card_note=card_note)

@@ -1,6 +1,6 @@
 """nif-zoo refit-prior: a NIF's Gaussian layer refit in closed form (factor-analysis EM)."""
 from nif_zoo.cli.closed_form import fit_and_save
-from nif_zoo.cli.options import MODEL_HELP, add_closed_form_fit_arguments, load_model, progress
+from nif_zoo.cli.options import MODEL_HELP, add_closed_form_fit_arguments, progress
 
 NAME = "refit-prior"
 
@@ -31,9 +31,8 @@ def run(args):
                                    progress=progress(args))
         return report.model, report.record
 
-    model, training = load_model(args.model, args.revision)
     return fit_and_save(
-        args, model, training, fit, command="refit-prior",
+        args, fit, command="refit-prior",
         eval_split=lambda data: data.get("eval_split") or "test",
         record_metrics=lambda record, bpd: {"prior_fit_before": record["prior_fit_before"],
                                             "refit": refit_record(record, bpd)})

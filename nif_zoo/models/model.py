@@ -21,7 +21,7 @@ import numpy as np
 
 from nif_zoo.data import quantize
 from nif_zoo.devices import batch_sharding, replicated_sharding
-from nif_zoo.models import pretrained
+from nif_zoo.models.hub_mixin import PretrainedMixin
 from nif_zoo.models.batching import (  # noqa: F401  (as_key, unit_images: used by callers too)
     as_key, batches, check_index, example_keys, latent_draws, pad_to, per_example,
     resolve_noise_form, round_up, slerp, unit_images,
@@ -33,7 +33,7 @@ from nif_zoo.models.validation import check_count, check_latent, check_non_negat
 DEFAULT_BATCH_SIZE = 256
 
 
-class Model(pretrained.PretrainedMixin):
+class Model(PretrainedMixin):
     """A trained or fresh NF / NIF image model: its config, Flax module and variables. Build
     one with :func:`nif_zoo.create_model`; ``from_pretrained`` / ``save_pretrained`` /
     ``push_to_hub`` are huggingface_hub's ``ModelHubMixin`` on a folder of ``config.json``,
@@ -233,7 +233,9 @@ class Model(pretrained.PretrainedMixin):
         return np.concatenate(outs, axis=0)
 
     def _unit_images(self, images, key=None):
-        return self._inside_domain(unit_images(images, self.image_shape, self.n_bits, key)[1])[0]
+        """Images in the data scale (:meth:`_data_scale`: with ``key``, the training noise
+        too), moved inside the model's domain."""
+        return self._inside_domain(self._data_scale(images, key)[1])[0]
 
     def _inside_domain(self, y):
         """(y moved inside the model's domain, (n,) bool: which images had pixels beyond it).
@@ -290,7 +292,7 @@ class Model(pretrained.PretrainedMixin):
             raise ValueError(f"{method} is a bound for models without an exact likelihood; "
                              f"this {self.kind!r} model's log_prob is exact")
         num_samples = check_count("num_samples", num_samples)
-        y = self._inside_domain(self._data_scale(images, None if key is None else as_key(key))[1])[0]
+        y = self._unit_images(images, None if key is None else as_key(key))
         density = self._map_batches(
             lambda b, keys: self._bound_fn(self._compute_variables, b, keys, method, num_samples), y,
             batch_size, as_key(seed))
@@ -415,7 +417,7 @@ class Model(pretrained.PretrainedMixin):
                                  "pass sigma explicitly")
             sigma = self.data_noise
         sigma = check_non_negative("sigma", sigma)
-        y = self._inside_domain(self._data_scale(images)[1])[0]
+        y = self._unit_images(images)
         return self._denoise_unit(y, sigma, batch_size)
 
     def _denoise_unit(self, y, sigma: float, batch_size: int) -> np.ndarray:

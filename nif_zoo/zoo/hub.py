@@ -20,7 +20,6 @@ import os
 from typing import List, Optional
 
 from nif_zoo.models import pretrained
-from nif_zoo.models.model import Model
 from nif_zoo.models.pretrained import HubError, fetch  # noqa: F401  (the verified download)
 from nif_zoo.zoo import registry
 
@@ -84,7 +83,7 @@ def resolve(name_or_repo: str, *, revision: Optional[str] = None,
 
 
 def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
-         force_download: bool = False) -> Model:
+         force_download: bool = False):
     """A pretrained :class:`~nif_zoo.Model` by registry name (``nif_zoo.list_models()``),
     Hugging Face repo id (``owner/name``, optionally at ``revision``) or local folder.
 
@@ -94,20 +93,22 @@ def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
     the folder's SHA256SUMS first. ``revision`` (or ``force_download``) skips the bundled
     copy and asks the hub."""
     folder = resolve(name_or_repo, revision=revision, force_download=force_download)
-    return Model.load_folder(folder, devices=devices)
+    return load_pretrained(folder, devices=devices, verified=True)
 
 
-def load_pretrained(folder: str, *, devices=None, verified: bool = False) -> Model:
+def load_pretrained(folder: str, *, devices=None, verified: bool = False):
     """The :class:`~nif_zoo.Model` in a pretrained folder (as :func:`load`), its
     ``SHA256SUMS`` verified first unless ``verified``."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no pretrained folder at {folder}")
+    from nif_zoo.models.model import Model  # JAX: only when a model is loaded
+
     if not verified:
         pretrained.verify(folder)
     return Model.load_folder(folder, devices=devices)
 
 
-def save_pretrained(model: Model, folder: str, **kwargs) -> str:
+def save_pretrained(model, folder: str, **kwargs) -> str:
     """``model.save_pretrained(folder, **kwargs)`` (card, metrics, training): a verified
     pretrained folder, written atomically."""
     return model.save_pretrained(folder, **kwargs)
@@ -131,7 +132,7 @@ def upload_folder(folder: str, repo_id: str, *, private: bool = False, token=Non
     return str(getattr(info, "commit_url", info))
 
 
-def push_to_hub(model: Model, repo_id: str, *, private: bool = False, token=None,
+def push_to_hub(model, repo_id: str, *, private: bool = False, token=None,
                 revision: Optional[str] = None, commit_message: Optional[str] = None,
                 card: Optional[str] = None, metrics=None, training=None, api=None) -> str:
     """Upload ``model`` as a pretrained folder (``Model.save_pretrained``, with the zoo's
