@@ -99,7 +99,9 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
         arch = architecture(config["model"]["kind"])
         if not arch.takes_latent_dim and "latent_dim" not in given:
             config["model"].pop("latent_dim", None)  # the default M is a NIF's; an NF has none
-        if arch.default_levels is not None and "levels" not in given:
+        if given.get("trunk") == "jet" and "levels" not in given:
+            config["model"].pop("levels", None)  # the default L is a Glow's; a Jet has none
+        elif arch.default_levels is not None and "levels" not in given:
             config["model"]["levels"] = arch.default_levels  # e.g. progressive: 1 per stage
     t = config["train"]
     for key in ("batch_size", "steps", "log_every"):

@@ -1,4 +1,5 @@
-"""Pilot for the size of the flagship Glow (issue 20): held-out bits/dim per CPU-hour.
+"""Pilot for the size of the flagship Glow (issue 20) or Jet (issue 30, ``--trunk jet``):
+held-out bits/dim per CPU-hour.
 
 Trains the NF of the 3-bit MNIST 28x28 setting (logit 0.05, 2 levels, clipping 5, ActNorm on
 1000 images, Adam lr 1e-3 after 200 warmup steps, constant, batch 64, seed 0) once per Glow
@@ -11,6 +12,11 @@ bits/dim at equal *quiet* training time (step = time x quiet steps/s, the last e
 at or before it). Rerunning reuses finished runs and only re-times the steps.
 
     python scripts/pilot_glow_size.py --minutes 6 --sizes 4x64 8x64 16x64 4x128 8x128 --out runs/pilot
+
+With ``--trunk jet`` a size K x width is a Jet of K coupling pairs whose ViT conditioners
+have that width (patch 4, 4 heads, 1 block: the Jet defaults), in place of the Glow:
+
+    python scripts/pilot_glow_size.py --trunk jet --minutes 6 --sizes 4x32 8x32 4x64 --out runs/pilot_jet
 """
 from __future__ import annotations
 
@@ -23,9 +29,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # benchmarks
 
 
-def config_for(steps_per_level: int, width: int, eval_every: int):
+def config_for(steps_per_level: int, width: int, eval_every: int, trunk: str = "glow"):
+    model = ({"trunk": "jet"} if trunk == "jet" else {"levels": 2})
     return {
-        "model": {"kind": "nf", "levels": 2, "steps": steps_per_level, "width": width,
+        "model": {"kind": "nf", **model, "steps": steps_per_level, "width": width,
                   "logit": 0.05},
         "data": {"dataset": "mnist", "image_shape": [28, 28, 1], "n_bits": 3,
                  "eval_split": "validation", "eval_limit": 1000},
@@ -49,7 +56,8 @@ def read_log(path: str):
     return evals, seconds
 
 
-def quiet_images_per_s(steps_per_level: int, width: int, repeats: int = 15) -> float:
+def quiet_images_per_s(steps_per_level: int, width: int, trunk: str = "glow",
+                       repeats: int = 15) -> float:
     """Images/s of the pilot's training step (batch 64, 28x28x1, its devices), compiled."""
     import jax
     import numpy as np
@@ -60,7 +68,7 @@ def quiet_images_per_s(steps_per_level: int, width: int, repeats: int = 15) -> f
     from nif_zoo.train.loop import initial_state, load_datasets, initial_model, make_optimizer
     from nif_zoo.train.loop import make_train_step
 
-    config = make_config(config_for(steps_per_level, width, 200))
+    config = make_config(config_for(steps_per_level, width, 200, trunk))
     train_data, _ = load_datasets(config)
     model = initial_model(config, train_data)
     optimizer = make_optimizer(config["train"])
@@ -91,6 +99,7 @@ def main(argv=None):
     parser.add_argument("--sizes", nargs="+", default=["4x64", "8x64", "16x64", "4x128", "8x128"])
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--out", default="runs/pilot")
+    parser.add_argument("--trunk", choices=("glow", "jet"), default="glow")
     args = parser.parse_args(argv)
     rows = []
     for size in args.sizes:
@@ -100,8 +109,9 @@ def main(argv=None):
         if not os.path.exists(log):
             os.makedirs(run, exist_ok=True)
             with open(os.path.join(run, "pilot.json"), "w") as fh:
-                json.dump(config_for(k, width, args.eval_every), fh)
-            code = ("import json, sys; from nif_zoo.train import train; "
+                json.dump(config_for(k, width, args.eval_every, args.trunk), fh)
+            code = ("import json, sys; import nif_zoo; nif_zoo.use_all_cores(); "
+                    "from nif_zoo.train import train; "
                     "train(json.load(open(sys.argv[1])), sys.argv[2], progress=False)")
             try:
                 subprocess.run([sys.executable, "-c", code, os.path.join(run, "pilot.json"),
@@ -116,7 +126,7 @@ def main(argv=None):
     quiet = {}
     for size, *_ in rows:
         k, width = (int(v) for v in size.split("x"))
-        quiet[size] = quiet_images_per_s(k, width)
+        quiet[size] = quiet_images_per_s(k, width, args.trunk)
         print(f"{size}: {quiet[size]:.0f} images/s (quiet, timed step)", flush=True)
     covered = min(max(s for s, _ in evals) * 64 / quiet[size] / 60
                   for size, _, evals, _ in rows if evals)
@@ -134,4 +144,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    import nif_zoo
+
+    nif_zoo.use_all_cores()  # one device per core, as the CLI trains
     main()

@@ -13,9 +13,13 @@ progressive    pre -> glow_0 -> nif_0 (x2 NN upsampling NIF) -> glow_1 ...   ELB
                -> glow_k (at ``latent_shape``'s resolution)
 =============  ===========================================================  ===========
 
-``pre`` is y - 1/2, or the logit transform with option ``logit``. The Glows take the
+``pre`` is y - 1/2, or the logit transform with option ``logit``. The trunk (option
+``trunk``) of nf, nif and deep_nif is a Glow (layer ``glow``, the default) or a Jet (layer
+``jet``: patches and ViT-conditioned couplings, :mod:`nif_zoo.flows.jet`). The Glows take the
 model's ``levels``, ``steps``, ``width`` (and ``additive``, ``lu``, ``scan``, and the
-execution options ``conv`` and ``remat``, which change how it runs, not its parameters). The layer
+execution options ``conv`` and ``remat``, which change how it runs, not its parameters); a
+Jet takes ``steps`` (coupling pairs), ``width`` (the ViT's), ``patch_size``, ``heads``,
+``vit_depth`` and ``remat``, and has no levels (its config stores ``levels: 0``). The layer
 names are the parameters' names, so checkpoints of every earlier release keep loading.
 
 To add a kind: write its ``configure`` (validate its options, return its config entries)
@@ -58,16 +62,26 @@ class Architecture:
     default_levels: Optional[int] = None  # None: levels must be given
     takes_latent_dim: bool = True  # False: M follows from the other arguments
     describe: Optional[Callable[[Dict[str, Any]], str]] = None  # config -> the card's paragraph
-    trunk: Optional[str] = "glow"  # the layer NF, NIF and deep NIF share (same init, same weights)
+    has_trunk: bool = True  # one trunk (Glow or Jet) that NF, NIF and deep NIF share (same init)
     latent_flow: Optional[str] = None  # the flow under the Gaussian NIF (refit after a refit)
 
     @property
     def option_names(self) -> Tuple[str, ...]:
         return tuple(o.name for o in self.options)
 
+    def trunk(self, config) -> Optional[str]:
+        """The name of the trunk layer (``"glow"`` or ``"jet"``) that the kinds share, or None
+        (the progressive kind's Glows are stages of its own)."""
+        return trunk_of(config) if self.has_trunk else None
 
-# Glow options, common to every kind
-GLOW_OPTIONS = (
+
+def trunk_of(config) -> str:
+    """A config's trunk: ``"glow"`` (configs without the key) or ``"jet"``."""
+    return config.get("trunk") or "glow"
+
+
+# options common to every kind: the trunk's, the input's, the execution's
+COMMON_OPTIONS = (
     Option("additive", bool, False, "additive (volume-preserving) couplings"),
     Option("lu", bool, True, "LU-parameterised 1x1 convolutions"),
     Option("scan", bool, True, "nn.scan over the K steps of a level (configs without the key "
@@ -82,7 +96,16 @@ GLOW_OPTIONS = (
                                      "added to the dequantised data (TarFlow's recipe); its "
                                      "density is of y + sigma eps, and Model.denoise takes one "
                                      "score step back; 0: none"),
+    Option("trunk", str, "glow", "the bijective trunk under the prior: glow (multiscale, "
+                                 "convolutional couplings) or jet (patches, ViT-conditioned "
+                                 "couplings; steps = coupling pairs, width = ViT width)"),
+    Option("patch_size", int, None, "jet: patch size p (tokens of p p C values; default 4)"),
+    Option("heads", int, None, "jet: attention heads of each ViT conditioner (default 4)"),
+    Option("vit_depth", int, None, "jet: transformer blocks per conditioner (default 1)"),
 )
+GLOW_ONLY = ("additive", "lu", "conv")  # options of the Glow trunk alone
+JET_DEFAULTS = {"patch_size": 4, "heads": 4, "vit_depth": 1}  # the Jet trunk's own options
+TRUNKS = ("glow", "jet")
 EXECUTION_OPTIONS = ("conv", "remat")  # how a model runs, not what it is: same parameters
 UPSAMPLE_FACTOR = Option("upsample_factor", int, None,
                          "the upsampling NIF's factor f (default: the smallest power of 2 that fits)")
@@ -121,6 +144,17 @@ def choose_upsample_factor(image_shape, latent_dim: int) -> int:
         f"{h}x{w}x{c} latent: M must be a multiple of (H/f)(W/f) with M/((H/f)(W/f)) <= f^2 C; "
         f"use the dense form or another latent_dim"
     )
+
+
+def trunk(config):
+    """The trunk layer, named as in the chain: ("glow", Glow) or ("jet", Jet)."""
+    if trunk_of(config) == "jet":
+        from nif_zoo.flows.jet import Jet
+
+        return ("jet", Jet(patch=config["patch_size"], steps=config["steps"],
+                           width=config["width"], heads=config["heads"],
+                           depth=config["vit_depth"], remat=config.get("remat", False)))
+    return ("glow", glow(config))
 
 
 def glow(config):
@@ -186,7 +220,7 @@ def configure_nf(shape, latent_dim, options, levels):
 
 
 def layers_nf(config):
-    return (pre(config), ("glow", glow(config)))
+    return (pre(config), trunk(config))
 
 
 # ---------------------------------------------------------------- nif
@@ -196,7 +230,7 @@ def configure_nif(shape, latent_dim, options, levels):
 
 
 def layers_nif(config):
-    return (pre(config), ("glow", glow(config)), ("prior", nif_layer(config)))
+    return (pre(config), trunk(config), ("prior", nif_layer(config)))
 
 
 # ---------------------------------------------------------------- deep nif
@@ -217,7 +251,7 @@ def layers_deep_nif(config):
     nif = nif_layer(config)
     flow = MLPFlow(layers=config["prior_layers"], hidden=config["prior_hidden"],
                    depth=config["prior_depth"])
-    steps = [pre(config), ("glow", glow(config)), ("nif", nif)]
+    steps = [pre(config), trunk(config), ("nif", nif)]
     latent = nif.output_shape(tuple(config["image_shape"]))
     if len(latent) != 1:  # the upsampling form's latent image -> the flow's vectors
         steps.append(("flatten", Reshape(latent, (math.prod(latent),))))
@@ -287,10 +321,26 @@ def layers_progressive(config):
 # ---------------------------------------------------------------- how each kind describes itself
 def describe_glow(c) -> str:
     h, w, ch = c["image_shape"]
-    text = (f"Glow: L = {c['levels']} levels x K = {c['steps']} steps (ActNorm, "
+    return (f"Glow: L = {c['levels']} levels x K = {c['steps']} steps (ActNorm, "
             f"{'LU ' if c.get('lu', True) else ''}1x1 convolution, "
             f"{'additive' if c.get('additive') else 'affine'} coupling with width-{c['width']} "
             f"conv nets), {h}x{w}x{ch} images, N = {h * w * ch} dimensions.")
+
+
+def describe_jet(c) -> str:
+    h, w, ch = c["image_shape"]
+    p = c["patch_size"]
+    tokens, features = (h // p) * (w // p), p * p * ch
+    return (f"Jet: {p}x{p} patches ({tokens} tokens of {features} values), ActNorm, then "
+            f"K = {c['steps']} pairs of affine couplings (a random half of every token's "
+            f"values, then a checkerboard half of the tokens, alternating colour), each "
+            f"conditioned by a ViT of {c['vit_depth']} block(s), width {c['width']}, "
+            f"{c['heads']} heads; {h}x{w}x{ch} images, N = {h * w * ch} dimensions.")
+
+
+def describe_trunk(c) -> str:
+    """The trunk's paragraph and what it is trained on (input transform, data noise)."""
+    text = describe_jet(c) if trunk_of(c) == "jet" else describe_glow(c)
     if c.get("logit") is not None:
         text += (f" Input: the logit transform logit({c['logit']:g} + (1 - 2 x {c['logit']:g}) y) "
                  "of the dequantised image y, its log-det included (likelihoods stay in the "
@@ -311,18 +361,18 @@ def describe_nif_layer(c) -> str:
 
 
 def describe_nf(c) -> str:
-    return f"Normalizing flow (the NF baseline). {describe_glow(c)} Prior N(0, I_N)."
+    return f"Normalizing flow (the NF baseline). {describe_trunk(c)} Prior N(0, I_N)."
 
 
 def describe_nif(c) -> str:
-    return (f"Noisy injective flow. {describe_glow(c)} Its prior is a {describe_nif_layer(c)}, "
+    return (f"Noisy injective flow. {describe_trunk(c)} Its prior is a {describe_nif_layer(c)}, "
             "log p(x) exact (SPEC eq. 13, corrected).")
 
 
 def describe_deep_nif(c) -> str:
     return (f"Deep NIF. z ~ N(0, I_M) -> a low-dimensional flow of {c['prior_layers']} MLP "
             f"affine couplings ({c['prior_depth']} hidden layers of {c['prior_hidden']} units) "
-            f"-> {describe_nif_layer(c)} -> {describe_glow(c)} Trained by the ELBO "
+            f"-> {describe_nif_layer(c)} -> {describe_trunk(c)} Trained by the ELBO "
             f"({c['elbo_samples']} posterior sample); log P is reported as the "
             f"importance-weighted bound with K = {c['iw_samples']}.")
 
@@ -356,7 +406,7 @@ TABLE: Dict[str, Architecture] = {a.kind: a for a in (
                  exact=False, noise_model=True, options=PROGRESSIVE_OPTIONS,
                  configure=configure_progressive,
                  layers=layers_progressive, default_levels=1, takes_latent_dim=False,
-                 describe=describe_progressive, trunk=None),
+                 describe=describe_progressive, has_trunk=False),
 )}
 KINDS = tuple(TABLE)
 

@@ -26,9 +26,11 @@ from typing import Any, Dict, Optional, Tuple
 
 FORMAT_VERSION = 2
 COMMON = ("kind", "image_shape", "levels", "steps", "width", "n_bits", "seed", "latent_dim",
-          "additive", "lu", "scan", "logit", "conv", "remat", "data_noise", "format_version")
+          "additive", "lu", "scan", "logit", "conv", "remat", "data_noise", "trunk",
+          "patch_size", "heads", "vit_depth", "format_version")
 # written only when they differ from these (configs without them load as these)
-OMITTED_DEFAULTS = {"logit": None, "conv": "auto", "remat": False, "data_noise": 0.0}
+OMITTED_DEFAULTS = {"logit": None, "conv": "auto", "remat": False, "data_noise": 0.0,
+                    "trunk": "glow", "patch_size": None, "heads": None, "vit_depth": None}
 
 
 def migrate(raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -87,6 +89,10 @@ class ModelConfig(Mapping):
     conv: str = "auto"
     remat: bool = False
     data_noise: float = 0.0
+    trunk: str = "glow"                # or "jet" (then levels is 0 and the next three are set)
+    patch_size: Optional[int] = None
+    heads: Optional[int] = None
+    vit_depth: Optional[int] = None
     options: Tuple[Tuple[str, Any], ...] = ()  # the kind's options, sorted by name
     format_version: int = FORMAT_VERSION
 
@@ -100,6 +106,15 @@ class ModelConfig(Mapping):
         if not isinstance(self.remat, bool):
             raise ValueError(f"remat must be a bool; got {self.remat!r}")
         check_data_noise(self.data_noise, self.logit)
+        jet = (self.patch_size, self.heads, self.vit_depth)
+        if self.trunk == "jet":
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in jet):
+                raise ValueError(f"a Jet trunk needs positive int patch_size, heads, vit_depth; "
+                                 f"got {jet}")
+        elif self.trunk != "glow":
+            raise ValueError(f"trunk must be 'glow' or 'jet'; got {self.trunk!r}")
+        elif any(v is not None for v in jet):
+            raise ValueError("patch_size, heads and vit_depth are the Jet trunk's")
         declared = {o.name: o for o in arch.options}
         for name, value in self.options:
             if name not in declared:
@@ -115,7 +130,8 @@ class ModelConfig(Mapping):
     # ------------------------------------------------------------ JSON form
     def to_dict(self) -> Dict[str, Any]:
         """The JSON form: common fields and options at the top level (``logit``, ``conv``,
-        ``remat`` only when not their defaults), tuples as lists (a new dict each call)."""
+        ``remat``, ``data_noise`` and the trunk's only when not their defaults), tuples as
+        lists (a new dict each call)."""
         return {k: list(v) if isinstance(v, list) else v for k, v in self._as_dict.items()}
 
     @functools.cached_property

@@ -25,7 +25,10 @@ likelihood stays in the data's units), ``lu`` (LU 1x1 convolutions, default True
 ``lax.conv_general_dilated`` on GPU/TPU; ``"matmul"``, ``"lax"``), ``remat``
 (``jax.checkpoint`` around every Glow step, default False), ``scan``
 (``nn.scan`` over the K steps, default True; configs without the key, written before it
-existed, load as False: see :mod:`nif_zoo.flows.glow`), ``init_images`` (a batch for the
+existed, load as False: see :mod:`nif_zoo.flows.glow`), ``trunk`` (``"glow"``, default, or
+``"jet"`` for nf / nif / deep_nif: a Jet of ``steps`` coupling pairs with ViT conditioners of
+``width``, options ``patch_size`` (4), ``heads`` (4), ``vit_depth`` (1); no ``levels``),
+``init_images`` (a batch for the
 data-dependent ActNorm initialisation; default: 16 images of uniform noise drawn from
 ``seed``).
 """
@@ -41,7 +44,8 @@ from nif_zoo import rng
 from nif_zoo.flows.conv import check_conv_form
 from nif_zoo.flows.logit import check_lambda
 from nif_zoo.models.architectures import (
-    GLOW_OPTIONS, KINDS, TABLE, architecture, choose_upsample_factor, upsample_fits,
+    COMMON_OPTIONS, GLOW_ONLY, JET_DEFAULTS, KINDS, TABLE, TRUNKS, architecture,
+    choose_upsample_factor, upsample_fits,
 )
 from nif_zoo.models.build import abstract_variables, module_from_config
 from nif_zoo.models.config import FORMAT_VERSION, ModelConfig, check_data_noise
@@ -51,7 +55,7 @@ from nif_zoo.models.validation import check_count
 __all__ = ["FORMAT_VERSION", "KINDS", "abstract_variables", "choose_upsample_factor",
            "create_model", "model_config", "module_from_config", "upsample_fits"]
 ALL_OPTIONS = tuple(dict.fromkeys(
-    [o.name for o in GLOW_OPTIONS] + [o.name for a in TABLE.values() for o in a.options]))
+    [o.name for o in COMMON_OPTIONS] + [o.name for a in TABLE.values() for o in a.options]))
 RENAMED_OPTIONS = {"prior": "nif_form", "nif": "nif_form"}  # format 1's names of an option
 
 
@@ -69,21 +73,31 @@ def model_config(kind: str, *, image_shape, steps: int, width: int,
     unknown = sorted(set(options) - set(ALL_OPTIONS))
     if unknown:
         raise ValueError(f"unknown options {unknown}; known: {list(ALL_OPTIONS) + ['init_images']}")
-    misplaced = sorted(set(options) - {o.name for o in GLOW_OPTIONS} - set(arch.option_names))
+    misplaced = sorted(set(options) - {o.name for o in COMMON_OPTIONS} - set(arch.option_names))
     if misplaced:
         raise ValueError(f"options {misplaced} do not apply to kind={kind!r}")
     shape = tuple(int(d) for d in image_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"image_shape must be (H, W, C) of positive ints; got {image_shape!r}")
-    if levels is None:
-        if arch.default_levels is None:
-            raise ValueError(f"kind={kind!r} needs levels (the Glow's L, e.g. 3)")
-        levels = arch.default_levels
-    levels, steps, width = (check_count(n, v) for n, v in
-                            (("levels", levels), ("steps", steps), ("width", width)))
-    f = 2 ** levels
-    if shape[0] % f or shape[1] % f:
-        raise ValueError(f"H and W must be divisible by 2^levels = {f}; got image_shape {shape}")
+    trunk = options.get("trunk") or "glow"
+    if trunk not in TRUNKS:
+        raise ValueError(f"trunk must be one of {TRUNKS}; got {trunk!r}")
+    steps, width = check_count("steps", steps), check_count("width", width)
+    if trunk == "jet":
+        levels, jet = jet_options(kind, arch, shape, levels, width, options)
+    else:
+        jet = {}
+        given = sorted(k for k in JET_DEFAULTS if options.get(k) is not None)
+        if given:
+            raise ValueError(f"options {given} are the Jet trunk's; add trunk='jet'")
+        if levels is None:
+            if arch.default_levels is None:
+                raise ValueError(f"kind={kind!r} needs levels (the Glow's L, e.g. 3)")
+            levels = arch.default_levels
+        levels = check_count("levels", levels)
+        f = 2 ** levels
+        if shape[0] % f or shape[1] % f:
+            raise ValueError(f"H and W must be divisible by 2^levels = {f}; got image_shape {shape}")
     if not (isinstance(n_bits, int) and 1 <= n_bits <= 8):
         raise ValueError(f"n_bits must be an int in [1, 8]; got {n_bits!r}")
     config = dict(kind=kind, image_shape=list(shape), levels=levels, steps=steps, width=width,
@@ -98,8 +112,36 @@ def model_config(kind: str, *, image_shape, steps: int, width: int,
         config["remat"] = True
     if options.get("data_noise"):  # absent from configs of models trained without noise
         config["data_noise"] = check_data_noise(options["data_noise"], config.get("logit"))
+    config.update(jet)
     config.update(arch.configure(shape, latent_dim, options, levels))
     return ModelConfig.from_dict(config)
+
+
+def jet_options(kind, arch, shape, levels, width, options):
+    """(levels = 0, the Jet's config entries) of a model with ``trunk="jet"``."""
+    if not arch.has_trunk:
+        raise ValueError(f"kind={kind!r} has Glow stages of its own; trunk='jet' applies to "
+                         f"{[k for k, a in TABLE.items() if a.has_trunk]}")
+    if levels not in (None, 0):
+        raise ValueError("the Jet trunk has no levels (patch_size sets its token grid); "
+                         "leave levels out")
+    glow_only = sorted(k for k in GLOW_ONLY if k in options and options[k] != {
+        "additive": False, "lu": True, "conv": "auto"}[k])
+    if glow_only or options.get("scan") is False:
+        raise ValueError(f"options {glow_only or ['scan']} are the Glow trunk's; a Jet has "
+                         "affine couplings and always scans its pairs")
+    entries = {"trunk": "jet"}
+    for name, default in JET_DEFAULTS.items():
+        value = options.get(name)
+        entries[name] = check_count(name, default if value is None else value)
+    p = entries["patch_size"]
+    if shape[0] % p or shape[1] % p:
+        raise ValueError(f"H and W must be divisible by patch_size = {p}; got image_shape {shape}")
+    if p * p * shape[2] < 2:
+        raise ValueError("a Jet needs at least 2 values per patch (patch_size >= 2 for gray images)")
+    if width % entries["heads"]:
+        raise ValueError(f"width {width} must be divisible by heads {entries['heads']}")
+    return 0, entries
 
 
 def init_batch(config: Dict[str, Any], init_images=None) -> jax.Array:
@@ -122,7 +164,7 @@ def init_variables(config: Dict[str, Any], module, init_images=None):
     key = jax.random.key(config["seed"])
     variables = jax.jit(lambda k, b: module.init(
         {"params": k, "posterior": jax.random.fold_in(k, 2)}, b, method="log_density"))(key, y)
-    trunk = architecture(config["kind"]).trunk  # the layer the kinds share
+    trunk = architecture(config["kind"]).trunk(config)  # the layer the kinds share
     if trunk is None:
         return variables
     trunk_variables = jax.jit(lambda k, b: module.layer(trunk).init(

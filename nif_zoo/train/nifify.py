@@ -25,7 +25,7 @@ import numpy as np
 
 from nif_zoo.flows.base import LOG_2PI
 from nif_zoo.models import Model
-from nif_zoo.models.architectures import GLOW_OPTIONS
+from nif_zoo.models.architectures import COMMON_OPTIONS
 from nif_zoo.nif import factor_analysis
 from nif_zoo.train.refit import DEFAULT_ITERATIONS, DEFAULT_TOL, glow_latents, refit_prior
 
@@ -52,7 +52,7 @@ def nif_config_from_nf(model: Model, latent_dim: int, nif_form: str = "dense",
         raise ValueError(f"nifify turns an NF into a NIF; this model is a {model.kind!r} "
                          "(a NIF's prior is refit with nif_zoo.train.refit_prior)")
     c = model.config
-    options = {o.name: c.get(o.name) for o in GLOW_OPTIONS if c.get(o.name) is not None}
+    options = {o.name: c.get(o.name) for o in COMMON_OPTIONS if c.get(o.name) is not None}
     if upsample_factor is not None:
         options["upsample_factor"] = upsample_factor
     return model_config("nif", image_shape=c["image_shape"], levels=c["levels"],

@@ -76,7 +76,8 @@ def refit_text(refit) -> str:
 
 def _yaml_header(name: str, model_config, training, metrics) -> str:
     dataset = (training or {}).get("data", {}).get("dataset")
-    tags = (*metadata.TAGS[:2], "glow", *metadata.TAGS[2:])  # the order of the published cards
+    trunk = model_config.get("trunk") or "glow"
+    tags = (*metadata.TAGS[:2], trunk, *metadata.TAGS[2:])  # the order of the published cards
     lines = ["---", f"license: {LICENSE}", f"library_name: {metadata.LIBRARY_NAME}", "tags:",
              *[f"- {tag}" for tag in tags],
              f"- {model_config['kind'].replace('_', '-')}", "- image-generation"]

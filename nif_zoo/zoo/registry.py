@@ -1,8 +1,10 @@
 """The registry: model names -> the committed training config that defines each model.
 
 Every YAML file in ``nif_zoo/configs/`` with a ``zoo`` section is a model of the zoo; its
-file name is the model's name. Names follow ``{kind}{M}-{data}{H}``:
+file name is the model's name. Names follow ``[{trunk}-]{kind}{M}-{data}{H}``:
 
+* trunk: absent for the Glow trunk (every name before the Jet), ``jet-`` for the Jet
+  (:mod:`nif_zoo.flows.jet`), e.g. ``jet-nif64-mnist28-3bit``;
 * kind: the architecture table's tag (:mod:`nif_zoo.models.architectures`) and M: ``nf``
   (Glow with a N(0, I) prior), ``nif{M}`` (the same Glow with a closed-form Gaussian NIF
   prior of latent size M), ``deepnif{M}`` (low-dimensional MLP flow -> Gaussian NIF ->
@@ -43,8 +45,9 @@ from nif_zoo.models.architectures import TABLE
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "configs")
 TAGS = {a.tag: a.kind for a in TABLE.values()}  # name prefix -> kind
+TRUNK_TAGS = {"jet": "jet"}  # name prefix -> trunk (no prefix: the Glow)
 NAME_PATTERN = re.compile(
-    r"^(" + "|".join(tag + (r"\d+" if TABLE[kind].noise_model else "")  # an NF's M is H W C
+    r"^(?:(" + "|".join(TRUNK_TAGS) + r")-)?(" + "|".join(tag + (r"\d+" if TABLE[kind].noise_model else "")  # an NF's M is H W C
                      for tag, kind in sorted(TAGS.items(), key=lambda t: -len(t[0])))
     + r")-(" + "|".join(sorted(BY_TAG, key=len, reverse=True))
     + r")(\d+)(?:-(\d)bit)?(?:-noise(\d\d))?$")
@@ -121,9 +124,10 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
     """The name follows the scheme and agrees with the config it names."""
     match = NAME_PATTERN.match(name)
     if not match:
-        raise ValueError(f"model name {name!r} does not follow {{kind}}{{M}}-{{data}}{{H}}[-{{b}}bit] "
-                         f"(e.g. nif64-mnist32); see nif_zoo.zoo.registry")
-    kind_tag, data_tag, height, bits, noise = match.groups()
+        raise ValueError(f"model name {name!r} does not follow [{{trunk}}-]{{kind}}{{M}}-{{data}}"
+                         f"{{H}}[-{{b}}bit][-noise{{NN}}] (e.g. nif64-mnist32); see "
+                         f"nif_zoo.zoo.registry")
+    trunk_tag, kind_tag, data_tag, height, bits, noise = match.groups()
     model, data = config["model"], config["data"]
     kind = TAGS[kind_tag.rstrip("0123456789")]
     problems = []
@@ -132,6 +136,9 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
     if re.search(r"\d", kind_tag) and str(latent_dim_of(model, data)) != re.sub(r"\D", "", kind_tag):
         problems.append(f"model.latent_dim is {latent_dim_of(model, data)}, the name says "
                         f"{re.sub(r'[^0-9]', '', kind_tag)}")
+    trunk = TRUNK_TAGS[trunk_tag] if trunk_tag else "glow"
+    if (model.get("trunk") or "glow") != trunk:
+        problems.append(f"model.trunk is {model.get('trunk') or 'glow'!r}, the name says {trunk!r}")
     if data.get("dataset") != DATA_TAGS[data_tag]:
         problems.append(f"data.dataset is {data.get('dataset')!r}, the name says "
                         f"{DATA_TAGS[data_tag]!r}")

@@ -18,6 +18,7 @@ import pytest
 from nif_zoo import rng
 from nif_zoo.flows import ActNorm, AffineCoupling, FlowStep, Glow, InvertibleConv1x1, Squeeze
 from nif_zoo.flows.base import Reshape
+from nif_zoo.flows.jet import Jet
 from nif_zoo.flows.center import Center
 from nif_zoo.flows.logit import Logit
 from nif_zoo.flows.mlp_flow import MLPCoupling, MLPFlow, Reverse
@@ -47,6 +48,11 @@ CASES = {
     "glow_loop_remat_lax": (
         lambda: Glow(levels=2, steps=2, width=8, scan=False, remat=True, conv="lax"),
         (4, 4, 4, 2)),
+    # the Jet trunk: an odd token grid (3 x 3: the checkerboard splits 5 / 4), and colour
+    # images with two ViT blocks per coupling, rematerialised
+    "jet": (lambda: Jet(patch=2, steps=2, width=8, heads=2), (2, 6, 6, 1)),
+    "jet_rgb_remat": (lambda: Jet(patch=2, steps=3, width=8, heads=2, depth=2, remat=True),
+                      (2, 4, 4, 3)),
     "mlp_coupling": (lambda: MLPCoupling(hidden=16, depth=2), (3, 5)),
     "reverse": (lambda: Reverse(), (3, 5)),
     "mlp_flow": (lambda: MLPFlow(layers=3, hidden=16, depth=2), (6, 4)),

@@ -13,23 +13,51 @@ OPTIONS = {"nf": {}, "nif": {"latent_dim": 4}, "deep_nif": {"latent_dim": 4, "pr
            "progressive": {"latent_shape": (4, 4, 1)}}
 
 
+JET = dict(trunk="jet", patch_size=2, heads=2)
+
+
 def test_every_kind_has_a_case():
     assert set(OPTIONS) == set(TABLE)
 
 
-@pytest.mark.parametrize("kind", sorted(TABLE))
-def test_a_kinds_flags_and_roles_agree_with_the_model_it_builds(kind):
+CASES = [(kind, "glow") for kind in sorted(TABLE)] + [
+    (kind, "jet") for kind in sorted(TABLE) if TABLE[kind].has_trunk]
+
+
+@pytest.mark.parametrize("kind, trunk", CASES)
+def test_a_kinds_flags_and_roles_agree_with_the_model_it_builds(kind, trunk):
     arch = TABLE[kind]
-    model = nif_zoo.create_model(kind, **SIZES, **OPTIONS[kind])
+    sizes = SIZES if trunk == "glow" else {**SIZES, "levels": None, **JET}
+    model = nif_zoo.create_model(kind, **sizes, **OPTIONS[kind])
     assert arch.exact == bool(model.module.exact)
     assert arch.noise_model == bool(model.module.has_noise_model)
     names = model.module.layer_names
-    assert arch.trunk is None or arch.trunk in names
+    assert arch.trunk(model.config) == (trunk if arch.has_trunk else None)
+    assert not arch.has_trunk or trunk in names
     assert arch.latent_flow is None or arch.latent_flow in names
     if arch.latent_flow is not None:  # the flow under the Gaussian NIF, after it
         assert names.index(arch.latent_flow) > model.module.noisy_layers[0]
     text = cards.describe_architecture(model.config.to_dict())
-    assert text == arch.describe(model.config.to_dict()) and "Glow" in text
+    assert text == arch.describe(model.config.to_dict())
+    assert ("Jet: 2x2 patches (16 tokens of 4 values)" if trunk == "jet" else "Glow") in text
+
+
+def test_the_trunk_option_is_checked():
+    with pytest.raises(ValueError, match="trunk must be one of"):
+        nif_zoo.create_model("nf", **SIZES, trunk="vit")
+    with pytest.raises(ValueError, match="Glow stages of its own"):
+        nif_zoo.create_model("progressive", **{**SIZES, "levels": None}, latent_shape=(4, 4, 1),
+                             **JET)
+    with pytest.raises(ValueError, match="the Jet trunk has no levels"):
+        nif_zoo.create_model("nf", **SIZES, **JET)
+    with pytest.raises(ValueError, match="Glow trunk's"):
+        nif_zoo.create_model("nf", **{**SIZES, "levels": None}, additive=True, **JET)
+    with pytest.raises(ValueError, match="Jet trunk's; add trunk='jet'"):
+        nif_zoo.create_model("nf", **SIZES, patch_size=2)
+    with pytest.raises(ValueError, match="divisible by patch_size = 3"):
+        nif_zoo.create_model("nf", **{**SIZES, "levels": None}, **{**JET, "patch_size": 3})
+    with pytest.raises(ValueError, match="divisible by heads 3"):
+        nif_zoo.create_model("nf", **{**SIZES, "levels": None}, **{**JET, "heads": 3})
 
 
 def test_the_dataset_table_drives_the_loaders_the_registry_and_the_cards():

@@ -53,6 +53,8 @@ def test_unknown_name_lists_the_closest():
     ("nif64-lfw32", "dataset is 'mnist'"),
     ("nif64-mnist24", "H=24"),
     ("nif64-mnist32-noise05", "data_noise is 0, the name says 0.05"),
+    ("jet-nif64-mnist32", "trunk is 'glow', the name says 'jet'"),
+    ("vit-nif64-mnist32", "does not follow"),
 ])
 def test_check_entry_catches_mismatched_names(bad, message):
     config = registry.get_entry("nif64-mnist32").config
@@ -67,6 +69,16 @@ def test_a_noise_trained_models_name_says_its_sigma():
     config["model"]["data_noise"] = 0.05
     registry.check_entry("nif64-mnist32-noise05", config)
     with pytest.raises(ValueError, match="data_noise is 0.05, the name says 0"):
+        registry.check_entry("nif64-mnist32", config)
+
+
+def test_a_jet_models_name_says_its_trunk():
+    import copy
+
+    config = copy.deepcopy(registry.get_entry("nif64-mnist32").config)
+    config["model"]["trunk"] = "jet"
+    registry.check_entry("jet-nif64-mnist32", config)
+    with pytest.raises(ValueError, match="trunk is 'jet', the name says 'glow'"):
         registry.check_entry("nif64-mnist32", config)
 
 
