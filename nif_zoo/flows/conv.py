@@ -37,6 +37,7 @@ written with ``nn.Conv`` load unchanged.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import flax.linen as nn
@@ -127,11 +128,26 @@ def check_conv_form(form: str) -> str:
 
 
 CONVOLUTIONS = {"auto": conv_auto, "matmul": conv_same, "lax": conv_lax}
+_warned_lax_on_cpu = []
+
+
+def warn_lax_on_cpu():
+    """Once per process: ``conv="lax"`` traced for a CPU backend trains ~18x slower there."""
+    import jax
+
+    if not _warned_lax_on_cpu and jax.default_backend() == "cpu":
+        _warned_lax_on_cpu.append(True)
+        warnings.warn('conv="lax" on a CPU: XLA:CPU runs the convolution op\'s backward pass '
+                      'slowly (training ~18x slower than the matrix-product form, sampling '
+                      '~0.9x; BENCHMARKS.md); conv="auto" picks the fast form per platform',
+                      RuntimeWarning, stacklevel=3)
 
 
 def convolve(x, kernel, form: str = "auto"):
     """y = x * kernel (stride 1, SAME) in the form ``form`` (:data:`CONV_FORMS`)."""
-    return CONVOLUTIONS[check_conv_form(form)](x, kernel)
+    if check_conv_form(form) == "lax":
+        warn_lax_on_cpu()
+    return CONVOLUTIONS[form](x, kernel)
 
 
 class Conv(nn.Module):

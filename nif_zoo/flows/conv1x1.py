@@ -16,6 +16,14 @@ call was the slowest part of sampling). P and sign_s are fixed at
 initialisation and live in the ``constants`` collection (not trained).
 Plain variant (``lu=False``): a free matrix W, log|det W| by ``slogdet`` (O(C^3)).
 Both start from a random orthogonal matrix (QR of a Gaussian), as in Glow.
+
+Sampling calls the inverse many times with the same weights, and on XLA:CPU the two
+triangular solves cost far more than their O(C^3) arithmetic (a third of a 32x32x3 Glow's
+sampling call, ``benchmarks/profile.py``). So W^-1 may also come from the ``cache``
+collection: when a caller passes ``cache`` as a mutable collection the inverse stores W^-1
+there, and when ``cache`` holds it the inverse reads it instead of solving
+(:meth:`nif_zoo.models.Model.decode` builds it once per model). A cached W^-1 is a constant
+to autodiff: pass no cache where gradients must reach the weights through the inverse.
 """
 from __future__ import annotations
 
@@ -81,6 +89,17 @@ class InvertibleConv1x1(Bijection):
         log_det = jnp.full(x.shape[:1], positions * log_det_w, dtype=x.dtype)
         if not reverse:
             return apply_channel_matrix(x, weight), log_det
-        inverse_weight = (lu_inverse_weight(perm, l_unit, u_diag) if self.lu else
-                          exact(jnp.linalg.solve)(weight, jnp.eye(c, dtype=weight.dtype)))
+        inverse_weight = self.cached_inverse(
+            lambda: lu_inverse_weight(perm, l_unit, u_diag) if self.lu else
+            exact(jnp.linalg.solve)(weight, jnp.eye(c, dtype=weight.dtype)))
         return apply_channel_matrix(x, inverse_weight), -log_det
+
+    def cached_inverse(self, compute):
+        """W^-1: read from the ``cache`` collection when it holds it; else ``compute()``d (and
+        stored there when ``cache`` is mutable)."""
+        if self.has_variable("cache", "inverse_weight"):
+            return self.get_variable("cache", "inverse_weight")
+        inverse_weight = compute()
+        if self.is_mutable_collection("cache"):
+            self.put_variable("cache", "inverse_weight", inverse_weight)
+        return inverse_weight

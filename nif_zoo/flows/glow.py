@@ -85,7 +85,7 @@ class FlowSteps(Bijection):
 
         scanned = nn.scan(
             body,
-            variable_axes={"params": 0, "constants": 0},
+            variable_axes={"params": 0, "constants": 0, "cache": 0},
             split_rngs={"params": True},
             length=self.steps,
             reverse=reverse,

@@ -11,6 +11,7 @@ it accepted (``decode``'s output is valid input everywhere; ``validation.FLOAT_M
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -26,6 +27,7 @@ from nif_zoo.models.batching import (  # noqa: F401  (as_key, unit_images: used 
     as_key, batches, check_index, example_keys, latent_draws, pad_to, per_example,
     resolve_noise_form, round_up, slerp, unit_images,
 )
+from nif_zoo.models.architectures import EXECUTION_OPTIONS, architecture
 from nif_zoo.models.build import module_from_config
 from nif_zoo.models.config import ModelConfig
 from nif_zoo.models.validation import check_count, check_latent, check_non_negative
@@ -69,8 +71,6 @@ class Model(PretrainedMixin):
     @property
     def architecture(self):
         """This kind's entry of the architecture table (:mod:`nif_zoo.models.architectures`)."""
-        from nif_zoo.models.architectures import architecture
-
         return architecture(self.kind)
 
     @property
@@ -97,7 +97,7 @@ class Model(PretrainedMixin):
                 f"latent_dim={self.latent_dim}, params={self.num_params:,})")
 
     COMPILED = ("_log_density", "_bound_fn", "_embed", "_decode", "_decode_on_manifold",
-                "_manifold_term", "_score")
+                "_manifold_term", "_score", "_inverse_cache")
 
     def with_variables(self, variables) -> "Model":
         """The same model with other variables, sharing this one's compiled functions (they
@@ -112,10 +112,6 @@ class Model(PretrainedMixin):
         """The same model (the same variables) run another way: ``conv`` (``"auto"``,
         ``"matmul"``, ``"lax"``) or ``remat`` (True / False), the execution options of the
         architecture table; they change no parameter."""
-        import dataclasses
-
-        from nif_zoo.models.architectures import EXECUTION_OPTIONS
-
         unknown = sorted(set(changes) - set(EXECUTION_OPTIONS))
         if unknown:
             raise ValueError(f"with_options changes only {EXECUTION_OPTIONS}; got {unknown}")
@@ -171,15 +167,29 @@ class Model(PretrainedMixin):
             return self.module.apply(variables, latent, 0.0, method="decode")
         return jax.jit(decode)
 
+    @functools.cached_property
+    def _inverse_cache(self):
+        """variables -> the generative direction's ``cache`` (every 1x1 convolution's W^-1,
+        :mod:`nif_zoo.flows.conv1x1`): one decode traced, only the cache kept (XLA compiles
+        just the solves)."""
+        return jax.jit(lambda variables: dict(self.module.apply(
+            variables, jnp.zeros((1, self.latent_dim)), 0.0, method="decode",
+            mutable=["cache"])[1]).get("cache", {}))
+
+    @functools.cached_property
+    def _decode_variables(self):
+        """The compute variables and the cache, built once per model: decode multiplies by
+        the stored W^-1 instead of solving for it every call."""
+        cache = self._inverse_cache(self._compute_variables)
+        return {**self._compute_variables, "cache": cache} if cache else self._compute_variables
+
     # ------------------------------------------------------------------ placement
     @functools.cached_property
     def _placement(self):
-        """(the variables on the devices this model computes on, the sharding of a batch
-        split over them, or None on one device). Variables replicated over several devices
-        (``nif_zoo.load``'s default, a training state) are used as they are; variables on one
-        device (a fresh model) are replicated once over :func:`nif_zoo.devices.
-        default_devices` when that device is one of them (data parallel, see
-        :mod:`nif_zoo.devices`)."""
+        """(the variables on this model's devices, a batch's sharding over them or None):
+        variables replicated over several devices are used as they are; variables on one
+        device are replicated once over :func:`nif_zoo.devices.default_devices` when that
+        device is one of them (data parallel)."""
         from nif_zoo.devices import default_devices
 
         leaves = jax.tree.leaves(self.variables)
@@ -351,9 +361,9 @@ class Model(PretrainedMixin):
         noise_form = resolve_noise_form(noise_form, isotropic)
         latent = check_latent(z, self.latent_dim)
         if s == 0 or not self.module.has_noise_model:  # no noise is drawn
-            fn = lambda b, _: self._decode_on_manifold(self._compute_variables, b)  # noqa: E731
+            fn = lambda b, _: self._decode_on_manifold(self._decode_variables, b)  # noqa: E731
         else:  # noise of example j from fold_in(key(seed), j)
-            fn = lambda b, keys: self._decode(self._compute_variables, b, jnp.float32(s), keys,  # noqa: E731
+            fn = lambda b, keys: self._decode(self._decode_variables, b, jnp.float32(s), keys,  # noqa: E731
                                               noise_form)
         return self._map_batches(fn, latent, batch_size, as_key(seed),
                                  check_index(first_index)).astype(np.float32)

@@ -100,3 +100,18 @@ def test_auto_lowers_only_its_platform_form():
     exported = jax.export.export(jax.jit(conv_auto), platforms=("cpu", "cuda"))(x, kernel)
     text = exported.mlir_module()
     assert "stablehlo.convolution" in text and "dot_general" in text
+
+
+def test_lax_on_a_cpu_warns_once(monkeypatch):
+    from nif_zoo.flows import conv as conv_module
+
+    monkeypatch.setattr(conv_module, "_warned_lax_on_cpu", [])
+    x, kernel = jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 2))
+    with pytest.warns(RuntimeWarning, match="18x slower"):
+        convolve(x, kernel, "lax")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        convolve(x, kernel, "lax")  # once per process
+        convolve(x, kernel, "matmul")
