@@ -16,8 +16,9 @@ and calls, is attributed to
   residuals), dynamic-slice (reading them), buffer fill (a broadcast of a constant, e.g. the
   zeros a scan's stacks start from), reduction, elementwise fusion, loop control, other;
 * a **place** in the model: the Flax module path in the operation's metadata (level, step
-  layer, conditioner convolution) and the direction (forward, or the backward pass:
-  ``transpose(jvp(...))``), read from the optimised HLO that XLA dumps
+  layer, conditioner convolution) and the direction (forward, the backward pass:
+  ``transpose(jvp(...))``, or generative: the inverse of sampling), read from the optimised
+  HLO that XLA dumps
   (``--xla_dump_to``, a temporary folder; the script sets it before JAX starts).
 
 Shares are of the summed operation time, so they add to 100%; the wall time per call is
@@ -68,6 +69,10 @@ def parse_hlo(text: str):
             opcode = opcode_of(rest)
             op_name = re.search(r'op_name="([^"]*)"', line)
             calls = re.search(r"calls=%?([\w.\-]+)", line)
+            target = re.search(r'custom_call_target="([^"]*)"', line)
+            if (target and "trsm" in target.group(1).lower()) or match.group(1).startswith(
+                    "triangular_solve"):
+                opcode = "triangular-solve"  # whatever XLA:CPU lowers it to
             instructions[match.group(1)] = (opcode, op_name.group(1) if op_name else "",
                                             calls.group(1) if calls else None)
             if current is not None:
@@ -109,7 +114,8 @@ def category(opcode: str, inner) -> str:
 
 def place(op_name: str) -> str:
     """'backward|forward' + the model path: level, layer, conditioner part."""
-    direction = "backward" if "transpose(" in op_name else "forward"
+    direction = ("backward" if "transpose(" in op_name else
+                 "generative" if "_inverse" in op_name or "decode" in op_name else "forward")
     level = re.search(r"level_(\d+)", op_name)
     parts = [p for p in ("actnorm", "conv1x1", "conv_in", "conv_hidden", "conv_out",
                          "coupling") if f"/{p}" in op_name]

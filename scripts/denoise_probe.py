@@ -19,7 +19,6 @@ import json
 import os
 import time
 
-DEFAULT_SIGMAS = (0.0, 0.01, 0.02, 0.035, 0.05, 0.07, 0.1)
 
 
 def main(argv=None):
@@ -32,7 +31,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="MODEL or MODEL:SIGMA,SIGMA,...")
-    parser.add_argument("--sigmas", default=",".join(f"{v:g}" for v in DEFAULT_SIGMAS))
+    parser.add_argument("--sigmas", default=",".join(f"{v:g}" for v in compare.SIGMA_GRID))
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--sweep-samples", type=int, default=500)
     parser.add_argument("--train-ref", type=int, default=2000)

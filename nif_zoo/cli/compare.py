@@ -1,5 +1,5 @@
 """nif-zoo compare: bits/dim + FID table and figures for zoo models on the same data."""
-from nif_zoo.cli.options import add_fid_arguments, progress, s_values
+from nif_zoo.cli.options import add_fid_arguments, parse_floats, progress, s_values
 
 NAME = "compare"
 
@@ -14,10 +14,20 @@ def add_parser(sub):
     p.add_argument("models", nargs="+", metavar="NAME", help="zoo names")
     p.add_argument("--out", default="results", help="output folder (results)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
+    p.add_argument("--sigma-grid", type=parse_floats, default=None, metavar="SIGMAS",
+                   help="also tune each model's score step (Model.denoise) at s = 0 over these "
+                        "sigmas as s is tuned, e.g. 0,0.01,0.02,0.035,0.05,0.07,0.1 (0: no step); "
+                        "default: no sigma column")
     p.add_argument("--update-cards", action="store_true",
                    help="write the FIDs into checkpoints/NAME and model_cards/NAME.md")
     add_fid_arguments(p, 2000)
     return p
+
+
+def sigma_values(grid):
+    if grid is not None and (not grid or any(not v >= 0 for v in grid)):
+        raise ValueError(f"--sigma-grid needs values >= 0; got {grid}")
+    return tuple(grid or ())
 
 
 def run(args):
@@ -26,6 +36,7 @@ def run(args):
 
     run_comparison(args.models, args.out, num_samples=args.num_samples,
                    sweep_samples=args.sweep_samples, s_values=s_values(args),
+                   sigma_values=sigma_values(args.sigma_grid),
                    temperature=args.temperature,
                    train_limit=args.train_ref, test_limit=args.test_ref, seed=args.seed,
                    features=fid.InceptionFeatures(device=args.device),

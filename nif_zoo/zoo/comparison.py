@@ -89,22 +89,33 @@ def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, featu
                           sweep_samples=settings["sweep_samples"],
                           temperature=settings["temperature"], seed=settings["seed"],
                           progress=progress)
+    denoise = (compare.tune_denoise(model, train_ref, test_ref, features,
+                                    settings["sigma_values"], s=0.0,
+                                    num_samples=settings["num_samples"],
+                                    sweep_samples=settings["sweep_samples"],
+                                    temperature=settings["temperature"], seed=settings["seed"],
+                                    progress=progress)
+               if settings.get("sigma_values") else None)
     knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
            if test.labels is not None else None)
     grid = checkerboard_statistics(model, test.images[:CHECKERBOARD_SAMPLES],
                                    num_samples=CHECKERBOARD_SAMPLES, seed=settings["seed"])
     return {"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
-            **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid or None}
+            **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid or None,
+            **({"denoise": denoise} if denoise else {})}
 
 
 def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 2000,
                    sweep_samples: Optional[int] = None,
-                   s_values: Sequence[float] = compare.PAPER_S_GRID, temperature: float = 1.0,
+                   s_values: Sequence[float] = compare.PAPER_S_GRID,
+                   sigma_values: Sequence[float] = (), temperature: float = 1.0,
                    train_limit: int = 2000, test_limit: int = 2000, seed: int = 0,
                    features: Optional[Callable] = None, plots: bool = True,
                    update_cards: bool = False, progress: bool = True) -> Dict:
     """Evaluate ``names`` (zoo models on the same data); write comparison.md/.json and the
-    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards.
+    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards. With
+    ``sigma_values`` (e.g. :data:`nif_zoo.evaluate.compare.SIGMA_GRID`) every model's score
+    step (``Model.denoise``) is tuned at s = 0 as s is, a column of the table.
 
     Each model's row is saved to ``out_dir/models/NAME.json`` as soon as it is measured and
     reused by a later call with the same settings and weights, so a killed run resumes
@@ -127,6 +138,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
                 "sweep_samples": num_samples if sweep_samples is None else sweep_samples,
                 "temperature": temperature, "seed": seed,
                 "s_values": [float(s) for s in s_values],
+                **({"sigma_values": [float(v) for v in sigma_values]} if sigma_values else {}),
                 "train_reference_images": train_ref["n"], "test_reference_images": test_ref["n"],
                 "checkerboard_samples": CHECKERBOARD_SAMPLES,
                 "checkerboard_temperature": CHECKERBOARD_TEMPERATURE,
@@ -185,9 +197,11 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
 def compare_command(names, settings) -> str:
     """The ``nif-zoo compare`` command line that measures these settings."""
     grid = ",".join(f"{v:g}" for v in settings["s_values"])
+    sigmas = ",".join(f"{v:g}" for v in settings.get("sigma_values", ()))
     return (f"nif-zoo compare {' '.join(names)} --num-samples {settings['num_samples']} "
             f"--sweep-samples {settings.get('sweep_samples', settings['num_samples'])} "
-            f"--s-grid {grid} --temperature {settings['temperature']:g} "
+            f"--s-grid {grid} " + (f"--sigma-grid {sigmas} " if sigmas else "")
+            + f"--temperature {settings['temperature']:g} "
             f"--train-ref {settings['train_reference_images']} "
             f"--test-ref {settings['test_reference_images']} --seed {settings['seed']}")
 

@@ -155,6 +155,25 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
                        features=stub_features(), progress=False, plots=False)
 
 
+@pytest.mark.slow
+def test_comparison_tunes_the_score_step_when_asked(tmp_path, monkeypatch, stub_features):
+    monkeypatch.setenv("NIF_ZOO_CACHE", str(tmp_path / "cache"))
+    report = run_comparison(["nf-lfw24"], str(tmp_path), num_samples=20, sweep_samples=20,
+                            s_values=[0.0], sigma_values=[0.0, 0.02], train_limit=90,
+                            test_limit=10, features=stub_features(), progress=False,
+                            plots=False)
+    step = report["rows"][0]["denoise"]
+    assert [r["sigma"] for r in step["sweep"]] == [0.0, 0.02] and step["s"] == 0.0
+    assert step["best_sigma"] == min(step["sweep"], key=lambda r: r["fid"])["sigma"]
+    header, rule, row = report["table"].splitlines()[:3]
+    assert "| best sigma at s = 0 (train FID) | FID at best sigma |" in header
+    assert rule.count("|---") == len(row.split("|")) - 2 == 16
+    assert f"| {step['best_sigma']:g} | {step['test_fid_best_sigma']:.1f} |" in row
+    assert "sigma in {0, 0.02} (0: no step" in report["table"]
+    from nif_zoo.zoo.comparison import compare_command
+    assert "--sigma-grid 0,0.02 " in compare_command(["nf-lfw24"], report["settings"])
+
+
 def test_s_grid_columns_share_z_and_noise(tmp_path, monkeypatch):
     """Row k: z_k = t eps_k for every column; column s uses the row's one noise draw."""
     import jax
