@@ -116,15 +116,15 @@ class PretrainedMixin(ModelHubMixin,
 
         info = self._hub_mixin_info
         data = ModelCardData(**info.model_card_data.to_dict())
-        data.tags = sorted(set(data.tags or []) | {self.kind.replace("_", "-")})
         c = self.config
+        trunk = self.architecture.trunk(c)
+        data.tags = sorted(set(data.tags or []) | {self.kind.replace("_", "-")}
+                           | ({trunk} if trunk else set()))
         values = dict(
             title=f"A nif-zoo {c['kind']} model",
-            description=(f"{self.architecture.description[:1].upper()}"
-                         f"{self.architecture.description[1:]}; images "
-                         f"{'x'.join(str(d) for d in c['image_shape'])}, {c['n_bits']} bits, "
-                         f"latent size M = {self.latent_dim}. The full config is "
-                         "`config.json`. Paper: " + info.paper_url + "."),
+            description=(f"{self.architecture.describe(c)} {c['n_bits']}-bit images, latent "
+                         f"size M = {self.latent_dim}. The full config is `config.json`. "
+                         "Paper: " + info.paper_url + "."),
             measured=(f"\nMeasured: {metrics['test_bpd']:.4f} bits/dim on {metrics.get('images')} "
                       f"held-out images ({metrics.get('bound', 'exact')}).\n"
                       if metrics and metrics.get("test_bpd") is not None else ""))

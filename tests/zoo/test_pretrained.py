@@ -31,6 +31,24 @@ def test_round_trip_gives_the_same_model(tiny_models, tmp_path, kind):
     np.testing.assert_allclose(loaded.log_prob(images), model.log_prob(images), rtol=1e-6)
 
 
+def test_a_jet_nif_round_trips_and_its_card_names_the_trunk(tmp_path):
+    init = np.random.default_rng(0).integers(0, 256, (16, 8, 8, 1), dtype=np.uint8)
+    model = nif_zoo.create_model("nif", image_shape=(8, 8, 1), steps=2, width=8, latent_dim=8,
+                                 trunk="jet", patch_size=2, heads=2, seed=0, init_images=init)
+    folder = model.save_pretrained(str(tmp_path / "jet"))
+    loaded = nif_zoo.load(folder)
+    assert loaded.config == model.config and loaded.config.trunk == "jet"
+    assert "jet" in loaded.module.layer_names
+    np.testing.assert_array_equal(loaded.sample(4, seed=1, s=0.5), model.sample(4, seed=1, s=0.5))
+    np.testing.assert_allclose(loaded.log_prob(init[:4]), model.log_prob(init[:4]), rtol=1e-6)
+    with open(os.path.join(folder, "config.json")) as fh:
+        assert json.load(fh)["levels"] == 0
+    with open(os.path.join(folder, "README.md")) as fh:
+        card = fh.read()
+    assert "- jet\n" in card and "Jet: 2x2 patches (16 tokens of 4 values)" in card
+    assert "Glow" not in card
+
+
 def test_folder_layout_and_manifest(tiny_folder):
     files = pretrained.list_files(tiny_folder)
     assert {"config.json", "README.md", "SHA256SUMS", "metrics.json", "training.json"} <= set(files)
