@@ -103,11 +103,11 @@ def tune_denoise(model, train_reference: Dict, test_reference: Dict, features: C
 def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
     """The comparison table (one row per model) with how it was measured."""
     steps_tuned = any(r.get("denoise") for r in rows)  # the score step's sigma column
-    lines = ["| model | kind | M | params | steps | train h | test bits/dim | FID at s = 1 | "
-             "best s (train FID) | FID at best s | "
-             + ("best sigma at s = 0 (train FID) | FID at best sigma | " if steps_tuned else "")
-             + "empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. | Nyquist share |",
-             "|---" * (16 if steps_tuned else 14) + "|"]
+    header = ("| model | kind | M | params | steps | train h | test bits/dim | FID at s = 1 | "
+              "best s (train FID) | FID at best s | "
+              + ("best sigma at s = 0 (train FID) | FID at best sigma | " if steps_tuned else "")
+              + "empty at s = 0 | \\|mean z+\\| / sqrt(M) | 5-NN acc. | Nyquist share |")
+    lines = [header, "|---" * (header.replace("\\|", "").count("|") - 1) + "|"]
     hardware = set()
     for r in rows:
         trained = r.get("training") or {}

@@ -41,6 +41,7 @@ import numpy as np
 
 from nif_zoo.flows.actnorm import ActNorm
 from nif_zoo.flows.base import Bijection
+from nif_zoo.flows.coupling import affine_forward, affine_inverse, sum_per_example
 from nif_zoo.flows.reshape import depth_to_space, space_to_depth
 from nif_zoo.rng import fan_in_normal, normal
 
@@ -78,11 +79,11 @@ def jet_scale(raw):
 
 
 def masked_affine_forward(x, mask, shift, scale):
-    return mask * x + (1.0 - mask) * ((x + shift) * scale)
+    return mask * x + (1.0 - mask) * affine_forward(x, shift, scale)
 
 
 def masked_affine_inverse(y, mask, shift, scale):
-    return mask * y + (1.0 - mask) * (y / scale - shift)
+    return mask * y + (1.0 - mask) * affine_inverse(y, shift, scale)
 
 
 class EncoderBlock(nn.Module):
@@ -142,7 +143,7 @@ class MaskedCoupling(nn.Module):
             [conditioning, jnp.broadcast_to(mask, x.shape)], axis=-1))
         shift, raw = h[..., :d], h[..., d:]
         scale, log_scale = jet_scale(raw)
-        log_det = jnp.sum(((1.0 - mask) * log_scale).reshape(x.shape[0], -1), axis=1)
+        log_det = sum_per_example((1.0 - mask) * log_scale)
         if not reverse:
             return masked_affine_forward(x, mask, shift, scale), log_det
         return masked_affine_inverse(x, mask, shift, scale), -log_det

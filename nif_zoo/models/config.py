@@ -97,7 +97,7 @@ class ModelConfig(Mapping):
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
-        from nif_zoo.models.architectures import architecture
+        from nif_zoo.models.architectures import TRUNKS, architecture
 
         from nif_zoo.flows.conv import check_conv_form
 
@@ -111,8 +111,8 @@ class ModelConfig(Mapping):
             if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in jet):
                 raise ValueError(f"a Jet trunk needs positive int patch_size, heads, vit_depth; "
                                  f"got {jet}")
-        elif self.trunk != "glow":
-            raise ValueError(f"trunk must be 'glow' or 'jet'; got {self.trunk!r}")
+        elif self.trunk not in TRUNKS:
+            raise ValueError(f"trunk must be one of {TRUNKS}; got {self.trunk!r}")
         elif any(v is not None for v in jet):
             raise ValueError("patch_size, heads and vit_depth are the Jet trunk's")
         declared = {o.name: o for o in arch.options}

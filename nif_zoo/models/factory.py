@@ -45,7 +45,7 @@ from nif_zoo.flows.conv import check_conv_form
 from nif_zoo.flows.logit import check_lambda
 from nif_zoo.models.architectures import (
     COMMON_OPTIONS, GLOW_ONLY, JET_DEFAULTS, KINDS, TABLE, TRUNKS, architecture,
-    choose_upsample_factor, upsample_fits,
+    choose_upsample_factor, trunk_of, upsample_fits,
 )
 from nif_zoo.models.build import abstract_variables, module_from_config
 from nif_zoo.models.config import FORMAT_VERSION, ModelConfig, check_data_noise
@@ -79,7 +79,7 @@ def model_config(kind: str, *, image_shape, steps: int, width: int,
     shape = tuple(int(d) for d in image_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"image_shape must be (H, W, C) of positive ints; got {image_shape!r}")
-    trunk = options.get("trunk") or "glow"
+    trunk = trunk_of(options)
     if trunk not in TRUNKS:
         raise ValueError(f"trunk must be one of {TRUNKS}; got {trunk!r}")
     steps, width = check_count("steps", steps), check_count("width", width)
@@ -125,8 +125,8 @@ def jet_options(kind, arch, shape, levels, width, options):
     if levels not in (None, 0):
         raise ValueError("the Jet trunk has no levels (patch_size sets its token grid); "
                          "leave levels out")
-    glow_only = sorted(k for k in GLOW_ONLY if k in options and options[k] != {
-        "additive": False, "lu": True, "conv": "auto"}[k])
+    defaults = {o.name: o.default for o in COMMON_OPTIONS}
+    glow_only = sorted(k for k in GLOW_ONLY if k in options and options[k] != defaults[k])
     if glow_only or options.get("scan") is False:
         raise ValueError(f"options {glow_only or ['scan']} are the Glow trunk's; a Jet has "
                          "affine couplings and always scans its pairs")
