@@ -21,10 +21,22 @@ Sampling (the public ``Model.sample``, t = 1, s = 0, the batch in one call):
 * ``no inverse cache``: every call solves for each 1x1 convolution's W^-1 (the behaviour
   before the cache, :mod:`nif_zoo.flows.conv1x1`);
 * ``conv=lax``: the forward-only path through ``lax.conv_general_dilated``.
+
+The 3x3 convolution's matrix-product form (``--conv-forms``, a probe: the rule of
+:func:`nif_zoo.flows.conv.conv_same` swapped while the variant is traced, training and
+sampling):
+
+* ``im2col everywhere``: one (k^2 C_in, C_out) product for every 3x3 convolution (the
+  default takes it where C_in <= C_out: the conditioners' first convolution);
+* ``shifted products everywhere``: one (C_in, k^2 C_out) product and k^2 shifted sums (the
+  default's form where C_in > C_out: the conditioners' last, zero-initialised convolution);
+* ``nine accumulated products``: y = sum_{a, b} x_pad[i + a, j + b] K[a, b], k^2 products of
+  (C_in, C_out) without a k^2-times-larger intermediate.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import numpy as np
 
@@ -60,6 +72,78 @@ def sampling_variants(batch):
             "conv=lax": sampler(lax)}
 
 
+def nine_accumulated_products(x, kernel):
+    """y = sum_{a, b} x_pad[i + a, j + b] K[a, b]: k^2 (C_in, C_out) products, accumulated."""
+    import jax.numpy as jnp
+
+    from nif_zoo.flows.conv import pad_spatial
+
+    k = kernel.shape[0]
+    if k == 1:
+        return jnp.einsum("...c,cd->...d", x, kernel[0, 0])
+    h, w = x.shape[-3:-1]
+    xp = pad_spatial(x, k // 2)
+    return sum(jnp.einsum("...c,cd->...d", xp[..., a:a + h, b:b + w, :], kernel[a, b])
+               for a in range(k) for b in range(k))
+
+
+def conv_form_rules():
+    """name -> the conv_same stand-in of each probed form (None: the library's rule)."""
+    from nif_zoo.flows import conv
+
+    library_rule = conv.conv_same  # bound now: the stand-ins replace the module's name
+
+    def always(form):
+        return lambda x, kernel: (library_rule(x, kernel) if kernel.shape[0] == 1
+                                  else form(x, kernel))
+
+    return {"default rule": None, "im2col everywhere": always(conv.conv_by_patches),
+            "shifted products everywhere": always(conv.conv_by_shifted_products),
+            "nine accumulated products": nine_accumulated_products}
+
+
+@contextlib.contextmanager
+def conv_rule(rule):
+    """While tracing: nif_zoo.flows.conv.conv_same replaced by ``rule`` (None: unchanged)."""
+    from nif_zoo.flows import conv
+
+    original = conv.conv_same
+    if rule is not None:
+        conv.conv_same = rule
+    try:
+        yield
+    finally:
+        conv.conv_same = original
+
+
+def traced_under(rule, fn):
+    """fn, whose first call (the trace) runs under ``rule``; compiled calls don't look."""
+    def run():
+        with conv_rule(rule):
+            return fn()
+    return run
+
+
+def conv_form_variants(batch, what):
+    import nif_zoo
+    from benchmarks.workloads import training_step
+
+    variants = {}
+    for seed, (name, rule) in enumerate(conv_form_rules().items()):
+        if what == "train":
+            fn = training_step("nf", batch, levels=LEVELS, steps=STEPS, width=WIDTH)[1]
+        else:
+            model = nif_zoo.create_model("nf", image_shape=batch.shape[1:], levels=LEVELS,
+                                         steps=STEPS, width=WIDTH, seed=0,
+                                         init_images=batch[:16])
+            counter = iter(range(10 ** 9))
+            fn = (lambda m, c: lambda: m.sample(len(batch), temperature=1.0, s=0.0,
+                                                seed=next(c), batch_size=len(batch)))(model,
+                                                                                      counter)
+        variants[name] = traced_under(rule, fn)
+    return variants
+
+
 def report(title, channels, variants, rounds, batch_size):
     names = list(variants)
     times = alternating_medians([variants[n] for n in names], rounds)
@@ -75,6 +159,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--only", choices=("train", "sample"))
+    parser.add_argument("--conv-forms", action="store_true",
+                        help="compare the 3x3 convolution's matrix-product forms instead")
     args = parser.parse_args(argv)
     import jax
 
@@ -86,6 +172,12 @@ def main(argv=None):
     for channels in args.channels:
         batch = np.random.default_rng(channels).integers(
             0, 256, (args.batch, 32, 32, channels), dtype=np.uint8)
+        if args.conv_forms:
+            for what in ("train", "sample"):
+                if args.only in (None, what):
+                    report(what, channels, conv_form_variants(batch, what), args.rounds,
+                           args.batch)
+            continue
         if args.only != "sample":
             report("train", channels, training_variants(batch), args.rounds, args.batch)
         if args.only != "train":
