@@ -26,7 +26,7 @@ def main(argv=None):
 
     import nif_zoo
     from nif_zoo.cli.options import load_model
-    from nif_zoo.evaluate import compare, fid
+    from nif_zoo.evaluate import compare, fid, plots
     from nif_zoo.evaluate.images import image_grid, save_png
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,12 +60,10 @@ def main(argv=None):
                       seconds=time.perf_counter() - start)
         rows.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "sweep"}), flush=True)
-        plain = model.sample(32, temperature=1.0, s=0.0, seed=args.seed)
-        stepped = model.sample(32, temperature=1.0, s=0.0, seed=args.seed,
-                               denoise=result["best_sigma"] or None)
         save_png(os.path.join(args.out, f"{result['model']}_samples.png"),
-                 image_grid(np.concatenate([plain, stepped]), n_bits=model.n_bits, cols=16,
-                            scale=2))
+                 image_grid(np.concatenate(plots.denoised_rows(model, result["best_sigma"],
+                                                               num=32, seed=args.seed)),
+                            n_bits=model.n_bits, cols=16, scale=2))
     with open(os.path.join(args.out, "denoise.json"), "w") as fh:
         json.dump(rows, fh, indent=2)
     lines = ["| model | kind | M | training noise sigma | FID, no step | best sigma (train FID) "

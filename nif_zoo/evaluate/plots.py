@@ -2,6 +2,8 @@
 ``pip install "nif-zoo[eval]"``):
 
 * :func:`plot_fid_vs_s` (Fig. 7): FID against s per model; an NF is a flat line;
+* :func:`plot_fid_vs_sigma`: FID against the score step's sigma per model (issue 30);
+* :func:`denoise_grid`: each model's samples without and with its score step (same draws);
 * :func:`temperature_grid` (Fig. 3): the same latent draws at t in 0..2, per model, s = 0;
 * :func:`s_grid` (Fig. 5/6): the same z and the same noise draw at s from 0 to 1;
 * :func:`embedding_umap` (Fig. 4): supervised UMAP of test embeddings coloured by class.
@@ -24,26 +26,40 @@ def _pyplot():
     return plt
 
 
-def plot_fid_vs_s(sweeps: Dict[str, List[Dict]], path: str, *, title: str = "",
-                  baselines: Sequence[str] = ()) -> str:
-    """``sweeps``: model name -> [{"s": s, "fid": value}, ...]; ``baselines`` (models without
-    s, e.g. the NF) are dashed lines."""
+def plot_fid_sweep(sweeps: Dict[str, List[Dict]], path: str, *, key: str, xlabel: str,
+                   title: str, baselines: Sequence[str] = ()) -> str:
+    """``sweeps``: model name -> [{key: x, "fid": value}, ...]; ``baselines`` are dashed."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
     for name, sweep in sweeps.items():
-        s = [r["s"] for r in sweep]
+        x = [r[key] for r in sweep]
         f = [r["fid"] for r in sweep]
         style = "--" if name in baselines else "-o"
-        ax.plot(s, f, style, label=name, markersize=3)
-    ax.set_xlabel("noise scale s")
+        ax.plot(x, f, style, label=name, markersize=3)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("FID (training images)")
-    ax.set_title(title or "FID vs s")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_fid_vs_s(sweeps: Dict[str, List[Dict]], path: str, *, title: str = "",
+                  baselines: Sequence[str] = ()) -> str:
+    """``sweeps``: model name -> [{"s": s, "fid": value}, ...]; ``baselines`` (models without
+    s, e.g. the NF) are dashed lines."""
+    return plot_fid_sweep(sweeps, path, key="s", xlabel="noise scale s",
+                          title=title or "FID vs s", baselines=baselines)
+
+
+def plot_fid_vs_sigma(sweeps: Dict[str, List[Dict]], path: str, *, title: str = "") -> str:
+    """``sweeps``: model name -> [{"sigma": sigma, "fid": value}, ...] (sigma 0: no step)."""
+    return plot_fid_sweep(sweeps, path, key="sigma",
+                          xlabel="score step sigma (x + sigma^2 grad log p(x))",
+                          title=title or "FID vs the score step's sigma (s = 0)")
 
 
 def _show_rows(rows: List[np.ndarray], row_labels: Sequence[str], col_labels: Sequence[str],
@@ -119,6 +135,28 @@ def s_grid(model, path: str, *, s_values: Sequence[float] = (0.0, 0.1, 0.25, 0.5
     rows = manifold_walk(model, s_values, num=num, temperature=temperature, seed=seed)
     return _show_rows(rows, [f"z #{k}" for k in range(num)], [f"s={s:g}" for s in s_values],
                       model.n_bits, path, f"{name}: walking off the manifold (t = {temperature:g})")
+
+
+def denoised_rows(model, sigma: float, *, num: int, temperature: float = 1.0, s: float = 0.0,
+                  seed: int = 0) -> List[np.ndarray]:
+    """[samples without the score step, the same draws after it] (uint8, ``num`` each)."""
+    plain = model.sample(num, temperature=temperature, s=s, seed=seed)
+    stepped = model.sample(num, temperature=temperature, s=s, seed=seed,
+                           denoise=sigma or None)
+    return [plain, stepped]
+
+
+def denoise_grid(models: Dict[str, tuple], path: str, *, num: int = 8, temperature: float = 1.0,
+                 seed: int = 0) -> str:
+    """``models``: name -> (model, sigma); per model a row of samples (t, s = 0) and the same
+    draws after one score step of that sigma (``Model.denoise``)."""
+    rows, labels, n_bits = [], [], None
+    for name, (model, sigma) in models.items():
+        rows += denoised_rows(model, sigma, num=num, temperature=temperature, seed=seed)
+        labels += [name, f"sigma = {sigma:g}"]
+        n_bits = model.n_bits
+    return _show_rows(rows, labels, [f"#{k}" for k in range(num)], n_bits, path,
+                      f"t = {temperature:g}, s = 0: without / with the score step")
 
 
 def embedding_umap(embeddings: Dict[str, tuple], path: str, *, seed: int = 0) -> str:

@@ -214,6 +214,14 @@ def write_plots(models: Dict, rows, out_dir: str, data: Dict, test_limit: int, s
                         title=f"FID vs s ({data['dataset']})",
                         baselines=[r["name"] for r in rows if compare.is_baseline(r)])
     plots.temperature_grid(models, os.path.join(out_dir, "temperature_grid.png"), seed=seed)
+    stepped = [r for r in rows if r.get("denoise")]
+    if stepped:
+        plots.plot_fid_vs_sigma({r["name"]: r["denoise"]["sweep"] for r in stepped},
+                                os.path.join(out_dir, "fid_vs_sigma.png"),
+                                title=f"FID vs the score step's sigma ({data['dataset']}, s = 0)")
+        plots.denoise_grid({r["name"]: (models[r["name"]], r["denoise"]["best_sigma"])
+                            for r in stepped}, os.path.join(out_dir, "denoise_grid.png"),
+                           seed=seed)
     nifs = [r for r in rows if not compare.is_baseline(r)]
     if nifs:
         best = min(nifs, key=lambda r: r["tune"]["test_fid_best_s"])["name"]

@@ -160,9 +160,11 @@ def test_comparison_tunes_the_score_step_when_asked(tmp_path, monkeypatch, stub_
     monkeypatch.setenv("NIF_ZOO_CACHE", str(tmp_path / "cache"))
     report = run_comparison(["nf-lfw24"], str(tmp_path), num_samples=20, sweep_samples=20,
                             s_values=[0.0], sigma_values=[0.0, 0.02], train_limit=90,
-                            test_limit=10, features=stub_features(), progress=False,
-                            plots=False)
+                            test_limit=10, features=stub_features(), progress=False)
     step = report["rows"][0]["denoise"]
+    for name in ("fid_vs_sigma.png", "denoise_grid.png"):  # the figures of the score step
+        with Image.open(tmp_path / name) as img:
+            assert img.size[0] > 200 and img.size[1] > 100
     assert [r["sigma"] for r in step["sweep"]] == [0.0, 0.02] and step["s"] == 0.0
     assert step["best_sigma"] == min(step["sweep"], key=lambda r: r["fid"])["sigma"]
     header, rule, row = report["table"].splitlines()[:3]
@@ -235,3 +237,13 @@ def test_claims_table_against_the_paper():
     assert lines[6].endswith("| yes |") and lines[7].endswith("| no |")      # interior minimum
     assert lines[8].endswith("0.900 vs 0.300 | yes |") and lines[9].endswith("| no |")
     assert compare.claims_markdown(rows[1:]) == ""
+
+
+def test_denoised_rows_are_the_same_draws_without_and_with_the_step(tiny_models):
+    model = tiny_models["nif"]
+    plain, stepped = plots.denoised_rows(model, 0.05, num=3, seed=2)
+    np.testing.assert_array_equal(plain, model.sample(3, temperature=1.0, s=0.0, seed=2))
+    np.testing.assert_array_equal(stepped, model.sample(3, temperature=1.0, s=0.0, seed=2,
+                                                        denoise=0.05))
+    unchanged = plots.denoised_rows(model, 0.0, num=3, seed=2)  # sigma 0: no step
+    np.testing.assert_array_equal(unchanged[0], unchanged[1])
