@@ -81,7 +81,8 @@ def training_facts(name: str) -> Dict:
 def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, features,
                   settings: Dict, progress: bool) -> Dict:
     """One row of the comparison: bits/dim (card), the s protocol, 5-NN accuracy of the test
-    embeddings, the Nyquist share of samples at t = 0.7, s = 0."""
+    embeddings, the Nyquist share of samples at t = 0.7, s = 0 (and the score step's sigma
+    protocol when ``settings`` has ``sigma_values``: :func:`measure_score_step`)."""
     from nif_zoo.evaluate.prior_fit import checkerboard_statistics
 
     tune = compare.tune_s(model, train_ref, test_ref, features, settings["s_values"],
@@ -89,20 +90,42 @@ def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, featu
                           sweep_samples=settings["sweep_samples"],
                           temperature=settings["temperature"], seed=settings["seed"],
                           progress=progress)
-    denoise = (compare.tune_denoise(model, train_ref, test_ref, features,
-                                    settings["sigma_values"], s=0.0,
-                                    num_samples=settings["num_samples"],
-                                    sweep_samples=settings["sweep_samples"],
-                                    temperature=settings["temperature"], seed=settings["seed"],
-                                    progress=progress)
-               if settings.get("sigma_values") else None)
     knn = (compare.knn_accuracy(model.embed(test.images), test.labels)
            if test.labels is not None else None)
     grid = checkerboard_statistics(model, test.images[:CHECKERBOARD_SAMPLES],
                                    num_samples=CHECKERBOARD_SAMPLES, seed=settings["seed"])
-    return {"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
-            **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid or None,
-            **({"denoise": denoise} if denoise else {})}
+    row = {"name": name, "kind": model.kind, "latent_dim": model.latent_dim,
+           **model_bpd(name, model), "tune": tune, "knn": knn, "checkerboard": grid or None}
+    return with_score_step(row, model, train_ref, test_ref, features, settings, progress)
+
+
+def with_score_step(row: Dict, model, train_ref: Dict, test_ref: Dict, features,
+                    settings: Dict, progress: bool) -> Dict:
+    """``row`` with its "denoise" entry for ``settings``' sigma grid: kept when measured on
+    that grid, measured when not (:func:`nif_zoo.evaluate.compare.tune_denoise` at s = 0),
+    dropped when the settings ask for none."""
+    row = {k: v for k, v in row.items() if k != "denoise" or settings.get("sigma_values")}
+    sigmas = settings.get("sigma_values")
+    measured = row.get("denoise")
+    if not sigmas or (measured and [r["sigma"] for r in measured["sweep"]] == sigmas):
+        return row
+    return {**row, "denoise": compare.tune_denoise(
+        model, train_ref, test_ref, features, sigmas, s=0.0,
+        num_samples=settings["num_samples"], sweep_samples=settings["sweep_samples"],
+        temperature=settings["temperature"], seed=settings["seed"], progress=progress)}
+
+
+def save_row(path: str, key: Dict, row: Dict) -> Dict:
+    """Write {key, row} to ``path`` atomically; the row as a rerun will read it back."""
+    row = json.loads(json.dumps(row))
+    with open(path + ".tmp", "w") as fh:
+        json.dump({"key": key, "row": row}, fh, indent=2)
+    os.replace(path + ".tmp", path)
+    return row
+
+
+def without_sigma_grid(settings: Dict) -> Dict:
+    return {k: v for k, v in settings.items() if k != "sigma_values"}
 
 
 def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 2000,
@@ -119,7 +142,9 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
 
     Each model's row is saved to ``out_dir/models/NAME.json`` as soon as it is measured and
     reused by a later call with the same settings and weights, so a killed run resumes
-    where it stopped."""
+    where it stopped; a row measured with another sigma grid (or none) keeps its s protocol
+    and measures only the score step's (a row copied from another comparison's ``models/``
+    folder counts)."""
     from nif_zoo.evaluate import fid as fid_lib
     from nif_zoo.evaluate.prior_fit import CHECKERBOARD_TEMPERATURE
     from nif_zoo.evaluate.spectrum import checkerboard
@@ -156,13 +181,16 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
         if saved is not None and saved.get("key") == key:
             say(f"{name}: measured before with these settings and weights ({path})")
             row = saved["row"]
+        elif (saved is not None and saved["key"]["weights"] == key["weights"]
+              and without_sigma_grid(saved["key"]["settings"]) == without_sigma_grid(settings)):
+            # the same s protocol on the same weights: only the score step's grid differs
+            say(f"{name}: s protocol measured before ({path}); the score step's sigmas ...")
+            row = save_row(path, key, with_score_step(saved["row"], model, train_ref, test_ref,
+                                                      features, settings, progress))
         else:
             say(f"{name}: FID sweep over s ({settings['sweep_samples']} samples each) ...")
-            row = json.loads(json.dumps(measure_model(  # as a rerun would read it back
-                name, model, train_ref, test_ref, test, features, settings, progress)))
-            with open(path + ".tmp", "w") as fh:
-                json.dump({"key": key, "row": row}, fh, indent=2)
-            os.replace(path + ".tmp", path)
+            row = save_row(path, key, measure_model(name, model, train_ref, test_ref, test,
+                                                    features, settings, progress))
         rows.append({**row, "training": training_facts(name)})
         tune = row["tune"]
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "

@@ -158,9 +158,18 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
 @pytest.mark.slow
 def test_comparison_tunes_the_score_step_when_asked(tmp_path, monkeypatch, stub_features):
     monkeypatch.setenv("NIF_ZOO_CACHE", str(tmp_path / "cache"))
-    report = run_comparison(["nf-lfw24"], str(tmp_path), num_samples=20, sweep_samples=20,
-                            s_values=[0.0], sigma_values=[0.0, 0.02], train_limit=90,
-                            test_limit=10, features=stub_features(), progress=False)
+    settings = dict(num_samples=20, sweep_samples=20, s_values=[0.0], train_limit=90,
+                    test_limit=10, features=stub_features(), progress=False)
+    plain = run_comparison(["nf-lfw24"], str(tmp_path), plots=False, **settings)
+    assert "denoise" not in plain["rows"][0]
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("measured again")
+    with monkeypatch.context() as patch:  # a sigma grid added: the s protocol is kept
+        patch.setattr(compare, "tune_s", no_measuring)
+        report = run_comparison(["nf-lfw24"], str(tmp_path), sigma_values=[0.0, 0.02],
+                                **settings)
+    assert report["rows"][0]["tune"] == plain["rows"][0]["tune"]
     step = report["rows"][0]["denoise"]
     for name in ("fid_vs_sigma.png", "denoise_grid.png"):  # the figures of the score step
         with Image.open(tmp_path / name) as img:
@@ -174,6 +183,13 @@ def test_comparison_tunes_the_score_step_when_asked(tmp_path, monkeypatch, stub_
     assert "sigma in {0, 0.02} (0: no step" in report["table"]
     from nif_zoo.zoo.comparison import compare_command
     assert "--sigma-grid 0,0.02 " in compare_command(["nf-lfw24"], report["settings"])
+    monkeypatch.setattr(compare, "tune_s", no_measuring)
+    monkeypatch.setattr(compare, "tune_denoise", no_measuring)
+    again = run_comparison(["nf-lfw24"], str(tmp_path), sigma_values=[0.0, 0.02], plots=False,
+                           **settings)
+    assert again["rows"] == report["rows"]
+    dropped = run_comparison(["nf-lfw24"], str(tmp_path), plots=False, **settings)
+    assert dropped["rows"] == plain["rows"]  # no grid asked: no sigma column, nothing measured
 
 
 def test_s_grid_columns_share_z_and_noise(tmp_path, monkeypatch):
