@@ -206,14 +206,19 @@ def claims_markdown(rows: List[Dict]) -> str:
     return "\n".join(lines)
 
 
-def card_fid_entries(tune: Dict) -> Dict[str, float]:
-    """FID numbers for a model card's metrics, labelled with their settings."""
+def card_fid_entries(tune: Dict, denoise: Optional[Dict] = None) -> Dict[str, float]:
+    """FID numbers for a model card's metrics, labelled with their settings (with
+    ``denoise``, a :func:`tune_denoise` result, the FID after the tuned score step)."""
     n = tune["num_samples"]
     ref = tune["test_reference_images"]
     entries = {f"test, s=1, t={tune['temperature']:g}, {n} samples vs {ref}": tune["test_fid_s1"]}
     if tune["best_s"] is not None:
         entries[f"test, tuned s={tune['best_s']:.2f}, t={tune['temperature']:g}, {n} samples "
                 f"vs {ref}"] = tune["test_fid_best_s"]
+    if denoise and denoise["best_sigma"]:
+        entries[f"test, tuned score step sigma={denoise['best_sigma']:g} at s=0, "
+                f"t={tune['temperature']:g}, {n} samples vs {ref}"] = denoise[
+                    "test_fid_best_sigma"]
     return entries
 
 
@@ -229,6 +234,30 @@ def summarise(rows: List[Dict]) -> Optional[str]:
     verdict = "beats" if value < base else "does not beat"
     return (f"{best['name']} at s = {best['tune']['best_s']:.2f} {verdict} {nf[0]['name']} in "
             f"FID ({value:.1f} vs {base:.1f}).")
+
+
+def score_step_summary(rows: List[Dict]) -> Optional[str]:
+    """Issue 30's question per trunk, from rows with a tuned score step ("denoise"): does the
+    best NIF at s = 0 (no step) beat the best NF after its own score step (tuned sigma)?"""
+    def trunk(row):  # a progressive model's stages are Glows
+        return row.get("trunk") or "glow"
+
+    lines = []
+    for name in sorted({trunk(r) for r in rows if r.get("denoise")}):
+        same = [r for r in rows if trunk(r) == name and r.get("denoise")]
+        nfs = [r for r in same if is_baseline(r)]
+        nifs = [r for r in same if not is_baseline(r)]
+        if not nfs or not nifs:
+            continue
+        nf = min(nfs, key=lambda r: r["denoise"]["test_fid_best_sigma"])
+        nif = min(nifs, key=lambda r: r["denoise"]["test_fid_no_step"])
+        stepped, plain = nf["denoise"]["test_fid_best_sigma"], nif["denoise"]["test_fid_no_step"]
+        verdict = "beats" if plain < stepped else "does not beat"
+        lines.append(f"{name.capitalize()} trunk: {nif['name']} at s = 0 {verdict} "
+                     f"{nf['name']} after its score step (sigma = "
+                     f"{nf['denoise']['best_sigma']:g}) in FID ({plain:.1f} vs {stepped:.1f}, "
+                     f"ratio {plain / stepped:.2f}).")
+    return "\n".join(lines) or None
 
 
 def knn_accuracy(z, labels, k: int = 5) -> float:

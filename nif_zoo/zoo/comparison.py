@@ -191,13 +191,15 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
             say(f"{name}: FID sweep over s ({settings['sweep_samples']} samples each) ...")
             row = save_row(path, key, measure_model(name, model, train_ref, test_ref, test,
                                                     features, settings, progress))
-        rows.append({**row, "training": training_facts(name)})
+        rows.append({**row, "trunk": model.architecture.trunk(model.config),
+                     "training": training_facts(name)})
         tune = row["tune"]
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
             f"{tune['test_fid_s1']:.2f} at s = 1")
     table = compare.comparison_markdown(rows, settings)
     claims = compare.claims_markdown(rows)
-    summary = compare.summarise(rows)
+    summary = "\n\n".join(filter(None, (compare.summarise(rows),
+                                         compare.score_step_summary(rows)))) or None
     with open(os.path.join(out_dir, "comparison.md"), "w") as fh:
         fh.write(table + ("\n\n" + claims if claims else "")
                  + ("\n\n" + summary if summary else "") + "\n")
@@ -210,7 +212,8 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
 
         command = compare_command(names, settings)
         for row in rows:
-            update_metrics(row["name"], {"fid": compare.card_fid_entries(row["tune"]),
+            update_metrics(row["name"], {"fid": compare.card_fid_entries(row["tune"],
+                                                                        row.get("denoise")),
                                          "fid_command": command})
         update_readme()
     say(table)

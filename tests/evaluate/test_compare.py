@@ -255,6 +255,30 @@ def test_claims_table_against_the_paper():
     assert compare.claims_markdown(rows[1:]) == ""
 
 
+def test_score_step_summary_answers_per_trunk():
+    def row(name, kind, trunk, no_step, best_sigma, at_best):
+        return {"name": name, "kind": kind, "trunk": trunk, "tune": {"best_s": None},
+                "denoise": {"test_fid_no_step": no_step, "best_sigma": best_sigma,
+                            "test_fid_best_sigma": at_best}}
+    rows = [row("nf", "nf", "glow", 76.7, 0.01, 67.6),
+            row("nf-noise", "nf", "glow", 175.2, 0.05, 57.6),
+            row("nif64", "nif", "glow", 28.2, 0.0, 28.2),
+            row("jet-nf", "nf", "jet", 90.0, 0.02, 80.0),
+            row("jet-nif64", "nif", "jet", 85.0, 0.0, 85.0),
+            {"name": "jet-nf-noise", "kind": "nf", "trunk": "jet", "tune": {"best_s": None}}]
+    lines = compare.score_step_summary(rows).splitlines()
+    assert lines[0] == ("Glow trunk: nif64 at s = 0 beats nf-noise after its score step "
+                        "(sigma = 0.05) in FID (28.2 vs 57.6, ratio 0.49).")
+    assert lines[1].startswith("Jet trunk: jet-nif64 at s = 0 does not beat jet-nf after its "
+                               "score step (sigma = 0.02) in FID (85.0 vs 80.0")
+    assert compare.score_step_summary(rows[:2]) is None  # no NIF with a step measured
+    tune = {"num_samples": 2000, "test_reference_images": 2000, "temperature": 1.0,
+            "test_fid_s1": 175.2, "best_s": None, "test_fid_best_s": 175.2}
+    entries = compare.card_fid_entries(tune, rows[1]["denoise"])
+    assert entries["test, tuned score step sigma=0.05 at s=0, t=1, 2000 samples vs 2000"] == 57.6
+    assert len(compare.card_fid_entries(tune, rows[2]["denoise"])) == 1  # sigma 0: no entry
+
+
 def test_denoised_rows_are_the_same_draws_without_and_with_the_step(tiny_models):
     model = tiny_models["nif"]
     plain, stepped = plots.denoised_rows(model, 0.05, num=3, seed=2)
