@@ -153,7 +153,7 @@ def denoise_grid(models: Dict[str, tuple], path: str, *, num: int = 8, temperatu
     rows, labels, n_bits = [], [], None
     for name, (model, sigma) in models.items():
         rows += denoised_rows(model, sigma, num=num, temperature=temperature, seed=seed)
-        labels += [name, f"sigma = {sigma:g}"]
+        labels += [name, f"sigma = {sigma:g}" if sigma else "sigma = 0 (no step)"]
         n_bits = model.n_bits
     return _show_rows(rows, labels, [f"#{k}" for k in range(num)], n_bits, path,
                       f"t = {temperature:g}, s = 0: without / with the score step")
