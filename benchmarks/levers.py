@@ -54,6 +54,13 @@ def training_variants(batch):
                                 **options)[1] for name, options in variants.items()}
 
 
+def sampling_call(model, batch):
+    """One blocking sampling call of the whole batch (t = 1, s = 0, a fresh seed each)."""
+    counter = iter(range(10 ** 9))
+    return lambda: model.sample(len(batch), temperature=1.0, s=0.0, seed=next(counter),
+                                batch_size=len(batch))
+
+
 def sampling_variants(batch):
     import nif_zoo
 
@@ -62,14 +69,9 @@ def sampling_variants(batch):
     uncached = model.with_variables(model.variables)
     uncached.__dict__["_decode_variables"] = uncached._compute_variables  # solve every call
     lax = model.with_options(conv="lax")
-    counter = iter(range(10 ** 9))
-
-    def sampler(m):
-        return lambda: m.sample(len(batch), temperature=1.0, s=0.0, seed=next(counter),
-                                batch_size=len(batch))
-
-    return {"default (inverse cache)": sampler(model), "no inverse cache": sampler(uncached),
-            "conv=lax": sampler(lax)}
+    return {"default (inverse cache)": sampling_call(model, batch),
+            "no inverse cache": sampling_call(uncached, batch),
+            "conv=lax": sampling_call(lax, batch)}
 
 
 def nine_accumulated_products(x, kernel):
@@ -129,17 +131,13 @@ def conv_form_variants(batch, what):
     from benchmarks.workloads import training_step
 
     variants = {}
-    for seed, (name, rule) in enumerate(conv_form_rules().items()):
+    for name, rule in conv_form_rules().items():
         if what == "train":
             fn = training_step("nf", batch, levels=LEVELS, steps=STEPS, width=WIDTH)[1]
         else:
-            model = nif_zoo.create_model("nf", image_shape=batch.shape[1:], levels=LEVELS,
-                                         steps=STEPS, width=WIDTH, seed=0,
-                                         init_images=batch[:16])
-            counter = iter(range(10 ** 9))
-            fn = (lambda m, c: lambda: m.sample(len(batch), temperature=1.0, s=0.0,
-                                                seed=next(c), batch_size=len(batch)))(model,
-                                                                                      counter)
+            fn = sampling_call(nif_zoo.create_model(
+                "nf", image_shape=batch.shape[1:], levels=LEVELS, steps=STEPS, width=WIDTH,
+                seed=0, init_images=batch[:16]), batch)
         variants[name] = traced_under(rule, fn)
     return variants
 

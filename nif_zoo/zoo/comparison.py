@@ -82,7 +82,7 @@ def measure_model(name: str, model, train_ref: Dict, test_ref: Dict, test, featu
                   settings: Dict, progress: bool) -> Dict:
     """One row of the comparison: bits/dim (card), the s protocol, 5-NN accuracy of the test
     embeddings, the Nyquist share of samples at t = 0.7, s = 0 (and the score step's sigma
-    protocol when ``settings`` has ``sigma_values``: :func:`measure_score_step`)."""
+    protocol when ``settings`` has ``sigma_values``: :func:`with_score_step`)."""
     from nif_zoo.evaluate.prior_fit import checkerboard_statistics
 
     tune = compare.tune_s(model, train_ref, test_ref, features, settings["s_values"],
