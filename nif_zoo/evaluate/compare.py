@@ -237,14 +237,12 @@ def summarise(rows: List[Dict]) -> Optional[str]:
 
 
 def score_step_summary(rows: List[Dict]) -> Optional[str]:
-    """Issue 30's question per trunk, from rows with a tuned score step ("denoise"): does the
-    best NIF at s = 0 (no step) beat the best NF after its own score step (tuned sigma)?"""
-    def trunk(row):  # a progressive model's stages are Glows
-        return row.get("trunk") or "glow"
-
+    """Issue 30's question per trunk (each row's "trunk"), from rows with a tuned score step
+    ("denoise"): does the best NIF at s = 0 (no step) beat the best NF after its own score
+    step (tuned sigma)?"""
     lines = []
-    for name in sorted({trunk(r) for r in rows if r.get("denoise")}):
-        same = [r for r in rows if trunk(r) == name and r.get("denoise")]
+    for name in sorted({r["trunk"] for r in rows if r.get("denoise")}):
+        same = [r for r in rows if r["trunk"] == name and r.get("denoise")]
         nfs = [r for r in same if is_baseline(r)]
         nifs = [r for r in same if not is_baseline(r)]
         if not nfs or not nifs:

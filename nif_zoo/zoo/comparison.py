@@ -12,6 +12,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 from nif_zoo.evaluate import compare
 from nif_zoo.evaluate.likelihood import evaluation_data
+from nif_zoo.models.architectures import trunk_of
 
 
 def shared_data_config(names: Sequence[str]) -> Dict:
@@ -191,7 +192,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
             say(f"{name}: FID sweep over s ({settings['sweep_samples']} samples each) ...")
             row = save_row(path, key, measure_model(name, model, train_ref, test_ref, test,
                                                     features, settings, progress))
-        rows.append({**row, "trunk": model.architecture.trunk(model.config),
+        rows.append({**row, "trunk": trunk_of(model.config),  # a progressive model's: glow
                      "training": training_facts(name)})
         tune = row["tune"]
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
