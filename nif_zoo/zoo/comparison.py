@@ -193,6 +193,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
             row = save_row(path, key, measure_model(name, model, train_ref, test_ref, test,
                                                     features, settings, progress))
         rows.append({**row, "trunk": trunk_of(model.config),  # a progressive model's: glow
+                     "data_noise": model.config.data_noise,  # which NF the NIFs are held to
                      "training": training_facts(name)})
         tune = row["tune"]
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "

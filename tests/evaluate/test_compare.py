@@ -235,24 +235,38 @@ def test_knn_accuracy_separated_and_mixed_classes():
 
 
 def test_claims_table_against_the_paper():
-    def row(name, kind, bpd, fids, knn):
+    def row(name, kind, bpd, fids, knn, trunk="glow", data_noise=0.0):
         sweep = [{"s": s, "fid": f} for s, f in zip((0.0, 0.5, 1.0), fids)]
         best = min(sweep, key=lambda r: r["fid"])
-        return {"name": name, "kind": kind, "bpd": bpd, "knn": knn,
+        return {"name": name, "kind": kind, "bpd": bpd, "knn": knn, "trunk": trunk,
+                "data_noise": data_noise,
                 "tune": {"sweep": sweep, "best_s": None if kind == "nf" else best["s"],
                          "test_fid_best_s": best["fid"]}}
-    rows = [row("nf-x", "nf", 1.50, (100, 100, 100), 0.3),
+    rows = [row("nf-noise", "nf", 2.50, (90, 90, 90), 0.2, data_noise=0.05),  # not a baseline
+            row("nf-x", "nf", 1.50, (100, 100, 100), 0.3),
             row("nif64-x", "nif", 1.51, (80, 60, 90), 0.9),   # bpd ok, FID 0.6 x, interior
             row("nif32-x", "nif", 1.60, (75, 80, 90), 0.2)]   # bpd too high, minimum at s = 0
     table = compare.claims_markdown(rows)
     lines = table.splitlines()
-    assert "| nif64-x bits/dim <= NF x 1.01 (Table 2) | 1.506 / 1.518 = 0.992 |" in table
+    assert "| nif64-x bits/dim <= nf-x x 1.01 (Table 2) | 1.506 / 1.518 = 0.992 |" in table
     assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")      # bits/dim
     assert lines[4].endswith("60.0 / 100.0 = 0.60 | yes |")                  # FID
     assert lines[5].endswith("75.0 / 100.0 = 0.75 | no |")
     assert lines[6].endswith("| yes |") and lines[7].endswith("| no |")      # interior minimum
     assert lines[8].endswith("0.900 vs 0.300 | yes |") and lines[9].endswith("| no |")
-    assert compare.claims_markdown(rows[1:]) == ""
+    assert compare.claims_markdown(rows[2:]) == ""  # no clean-data NF: nothing to hold them to
+    assert compare.summarise(rows) == "nif64-x at s = 0.50 beats nf-x in FID (60.0 vs 100.0, ratio 0.60)."
+    # a second trunk: its NIF is held to its own NF, not to the first NF of the list
+    jet = rows + [row("jet-nf", "nf", 2.00, (200, 200, 200), 0.1, trunk="jet"),
+                  row("jet-nif", "nif", 1.90, (150, 90, 120), 0.4, trunk="jet")]
+    table = compare.claims_markdown(jet)
+    assert "| jet-nif bits/dim <= jet-nf x 1.01 (Table 2) |" in table
+    assert "| 1.900 / 2.000 = 0.950 | yes |" in table
+    assert "| jet-nif FID at tuned s <= 0.7 x jet-nf FID (Table 1) |" in table
+    assert "90.0 / 200.0 = 0.45 | yes |" in table
+    assert "| 0.400 vs 0.100 | yes |" in table
+    assert compare.summarise(jet).splitlines()[1] == (
+        "jet-nif at s = 0.50 beats jet-nf in FID (90.0 vs 200.0, ratio 0.45).")
 
 
 def test_score_step_summary_answers_per_trunk():
