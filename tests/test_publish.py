@@ -56,7 +56,7 @@ def test_publish_refits_and_reports_the_refit_model(zoo_with_a_run, monkeypatch)
     assert metrics["eval_curve"][-1][1] == pytest.approx(refit["test_bpd_before"], abs=1e-4)
     card = (root / "cards" / "nif4-lfw8.md").read_text()
     assert "refit" in card and f"{metrics['test_bpd']:.4f}" in card  # the card's rounding
-    # the parameters changed: b is the mean Glow latent now
+    # the parameters changed: b is the mean trunk latent now
     trained = nif_zoo.train.load_trained(run)
     assert not np.allclose(model.variables["params"]["prior"]["b"],
                            trained.variables["params"]["prior"]["b"])

@@ -11,7 +11,7 @@ def add_parser(sub):
     p = sub.add_parser(
         "embed", help="latent codes of images or a dataset split to .npy",
         description="Embed image files or a dataset split into the latent space (NIF: the "
-                    "stochastic inverse's mode; NF: the Glow latent) and save (n, M) float32 "
+                    "stochastic inverse's mode; NF: the trunk latent) and save (n, M) float32 "
                     "as .npy (with labels as NAME_labels.npy for a labelled dataset).")
     add_model_argument(p)
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image files")

@@ -9,7 +9,7 @@ def add_parser(sub):
     p = sub.add_parser(
         "nifify", help="turn a pretrained NF into a NIF in closed form (no gradient step)",
         description="Keep the NF's layers and replace its N(0, I) prior by a Gaussian NIF of "
-                    "latent size M fitted in closed form to the Glow latents of the training "
+                    "latent size M fitted in closed form to the trunk latents of the training "
                     "split (b = their mean, A and Sigma by probabilistic PCA, then "
                     "factor-analysis EM). Reports the training log-likelihood (never below "
                     "the NF's), held-out bits/dim and prior-fit diagnostics before (the NF) "
@@ -34,7 +34,7 @@ def run(args):
 
     def card_note(metrics, record):
         return (f"\nFitted in closed form onto `{args.model}` (its layers unchanged; a Gaussian "
-                f"NIF of M = {args.latent_dim} fitted to its Glow latents of {record['images']} "
+                f"NIF of M = {args.latent_dim} fitted to its trunk latents of {record['images']} "
                 f"training images, {record['em_steps']} EM steps; no gradient step): held-out "
                 f"bits/dim {metrics['test_bpd']:.4f} vs the NF's {record['test_bpd_nf']:.4f}.\n")
 

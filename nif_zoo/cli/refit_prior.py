@@ -8,7 +8,7 @@ NAME = "refit-prior"
 def add_parser(sub):
     p = sub.add_parser(
         "refit-prior", help="refit a NIF's Gaussian layer in closed form (factor-analysis EM)",
-        description="Hold the Glow fixed and refit the Gaussian NIF's b (the mean Glow latent) "
+        description="Hold the trunk fixed and refit the Gaussian NIF's b (the mean trunk latent) "
                     "and A, Sigma (factor-analysis EM) on the training split; report held-out "
                     "bits/dim and the prior-fit diagnostics before and after, and write the "
                     "refit model as a new pretrained folder (--out; never over the input).")

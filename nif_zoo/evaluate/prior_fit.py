@@ -2,7 +2,7 @@
 
 * **Embedding offset**: |mean z+| / sqrt(M) over held-out images, z+ = ``model.embed`` (a
   NIF: the stochastic inverse's mode; a deep NIF: that mode pushed through its flow, eps
-  space; an NF: its Glow latent). A fitted prior has mean(z+) near 0: E[z+] = 0 when
+  space; an NF: its trunk latent). A fitted prior has mean(z+) near 0: E[z+] = 0 when
   z ~ N(0, I).
 * **Embedding covariance**: the smallest and largest eigenvalue of cov(z+). Under a fitted
   closed-form NIF cov(z+) = I + E[Lambda^-1] (q's mean adds the noise's share), so every

@@ -254,7 +254,7 @@ class Chain(nn.Module):
 
     def inputs_of(self, x, name: str):
         """(the input of layer ``name``, the log-dets before it): layers before it must be
-        bijections (e.g. a NIF's Glow latent, what its closed-form refit fits)."""
+        bijections (e.g. a NIF's trunk latent, what its closed-form refit fits)."""
         i = self.index(name)
         if any(j < i for j in self.noisy_layers):
             raise ValueError(f"layer {name!r} has noisy layers before it")

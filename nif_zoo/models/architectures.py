@@ -184,7 +184,7 @@ def check_latent_dim(shape, latent_dim, kind):
 
 
 def nif_form(shape, latent_dim, options) -> Dict[str, Any]:
-    """Config entries of a Gaussian NIF layer on the Glow latent: its form (and factor)."""
+    """Config entries of a Gaussian NIF layer on the trunk latent: its form (and factor)."""
     form = options.get("nif_form", "dense")
     if form not in NIF_FORMS:
         raise ValueError(f"nif_form must be one of {NIF_FORMS}; got {form!r}")

@@ -338,7 +338,7 @@ class Model(PretrainedMixin):
         """Latent codes (n, latent_dim), float32. NIF: the stochastic inverse's mode z+
         (``estimate="mode"``) or the posterior mean under N(0, I) (``"posterior_mean"``);
         deep NIF: that mode pushed through the low-dimensional flow (eps space);
-        NF: the flattened Glow latent."""
+        NF: the flattened trunk latent."""
         if estimate not in ("mode", "posterior_mean"):
             raise ValueError(f"estimate must be 'mode' or 'posterior_mean'; got {estimate!r}")
         return self._embed_unit(self._unit_images(images), estimate, batch_size)

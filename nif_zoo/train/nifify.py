@@ -1,7 +1,7 @@
 """A NIF from any pretrained NF, in closed form (no gradient step).
 
-The NF's layers (its ``pre`` transform and Glow) are kept exactly; its N(0, I) prior on the
-Glow latent y is replaced by a Gaussian NIF of latent size M, fitted to the latents of the
+The NF's layers (its ``pre`` transform and trunk) are kept exactly; its N(0, I) prior on the
+trunk latent y is replaced by a Gaussian NIF of latent size M, fitted to the latents of the
 training images:
 
     b = mean(y),  A, Sigma from probabilistic PCA (the top M principal directions),
@@ -27,7 +27,7 @@ from nif_zoo.flows.base import LOG_2PI
 from nif_zoo.models import Model
 from nif_zoo.models.architectures import COMMON_OPTIONS
 from nif_zoo.nif import factor_analysis
-from nif_zoo.train.refit import DEFAULT_ITERATIONS, DEFAULT_TOL, glow_latents, refit_prior
+from nif_zoo.train.refit import DEFAULT_ITERATIONS, DEFAULT_TOL, refit_prior, trunk_latents
 
 
 @dataclasses.dataclass
@@ -39,7 +39,7 @@ class NififyResult:
 
     @property
     def log_lik(self) -> float:
-        """The NIF's mean training log-likelihood of the Glow latents (nats per image)."""
+        """The NIF's mean training log-likelihood of the trunk latents (nats per image)."""
         return self.history[-1].mean_log_lik
 
 
@@ -83,9 +83,9 @@ def nif_from_nf(model: Model, latent_dim: int, nif_form: str = "dense",
 
 
 def standard_normal_log_lik(model: Model, images, seed: int, batch_size: int) -> float:
-    """Mean log N(y | 0, I) of the Glow latents y of ``images`` (the NF's latent term)."""
+    """Mean log N(y | 0, I) of the trunk latents y of ``images`` (the NF's latent term)."""
     total, count = 0.0, 0
-    for y in glow_latents(model, images, seed=seed, batch_size=batch_size,
+    for y in trunk_latents(model, images, seed=seed, batch_size=batch_size,
                           max_cache_bytes=0, progress=False)():
         flat = np.asarray(y, np.float64).reshape(len(y), -1)
         total += float(np.sum(-0.5 * (np.sum(flat * flat, axis=1) + flat.shape[1] * LOG_2PI)))

@@ -8,9 +8,10 @@ at s = 0); the maximum-likelihood b is the latents' mean and EM then fits A and 
     refit = refit_prior(model, train_images)        # a new Model; ``model`` is untouched
     refit.model, refit.history                      # mean log N(y | b, A A^T + Sigma) per step
 
-The Glow latents y = glow(x' - 1/2) of uniformly dequantised images x' (one noise draw per
-image, from ``seed``: the training objective's data) are computed once and kept in memory
-when they fit in ``max_cache_bytes``, otherwise recomputed on every EM pass (streamed).
+The trunk latents y = trunk(x' - 1/2) (the Glow's or the Jet's output) of uniformly
+dequantised images x' (one noise draw per image, from ``seed``: the training objective's
+data) are computed once and kept in memory when they fit in ``max_cache_bytes``, otherwise
+recomputed on every EM pass (streamed).
 For a closed-form NIF (kind ``nif``) this maximises the exact training log-likelihood over
 (b, A, Sigma). A deep NIF's Gaussian layer has a learned prior on z, not N(0, I): the refit
 applies to it only as an approximation (its likelihood is a bound; measure before keeping).
@@ -71,8 +72,8 @@ def has_latent_flow(model: Model) -> bool:
     return latent_flow_name(model) is not None
 
 
-def glow_latents_fn(model: Model):
-    """A jitted (variables, uint8 batch, noise U in [0, 1)) -> the Glow latents of the
+def trunk_latents_fn(model: Model):
+    """A jitted (variables, uint8 batch, noise U in [0, 1)) -> the trunk latents of the
     dequantised batch y = (k + U) / 2^n_bits (the training objective's data)."""
     levels = quantize.num_levels(model.n_bits)
     name = nif_name(model)
@@ -89,15 +90,15 @@ def per_image_noise(base_key, start, count: int, shape):
     return jax.vmap(lambda k: rng.uniform(k, shape))(example_keys(base_key, start, count))
 
 
-def glow_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
+def trunk_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
                  max_cache_bytes: int, progress: bool) -> Callable:
-    """``latents()``: an iterator over the Glow latents (n, ...) of all ``images`` in batches
+    """``latents()``: an iterator over the trunk latents (n, ...) of all ``images`` in batches
     (dequantisation noise of image i from fold_in(key(seed), i), so the draw does not
     depend on the batch size); computed once and cached when they fit in
     ``max_cache_bytes``, otherwise recomputed on every call (streamed)."""
     from tqdm.auto import tqdm
 
-    fn = glow_latents_fn(model)
+    fn = trunk_latents_fn(model)
     base = jax.random.key(seed)
     total = len(images)
     batch_size = round_up(batch_size, model._batch_multiple)  # split over the model's devices
@@ -117,7 +118,7 @@ def glow_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int
     if bytes_needed > max_cache_bytes:
         return compute
     cached = list(tqdm(compute(), total=-(-total // batch_size), unit="batch",
-                       desc="glow latents", disable=not progress))
+                       desc="trunk latents", disable=not progress))
     return lambda: iter(cached)
 
 
@@ -126,7 +127,7 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
                 floor: float = factor_analysis.DEFAULT_FLOOR,
                 max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
                 progress: bool = False, init: str = "current") -> RefitResult:
-    """A copy of ``model`` whose Gaussian NIF has b = the mean Glow latent of ``images``
+    """A copy of ``model`` whose Gaussian NIF has b = the mean trunk latent of ``images``
     (uint8, the model's shape and bits) and A, Sigma refit by up to ``iterations`` EM steps
     (stopping when a step gains less than ``tol`` nats per image). EM starts from the
     layer's current A and Sigma (``init="current"``) or from probabilistic PCA of the
@@ -143,7 +144,7 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
     nif = model.module.layer(name)
     params = model.variables["params"]
     A, b, log_var = nif.block_parameters(params[name])
-    latents = glow_latents(model, images, seed=seed, batch_size=batch_size,
+    latents = trunk_latents(model, images, seed=seed, batch_size=batch_size,
                            max_cache_bytes=max_cache_bytes, progress=progress)
 
     def batches():  # the factor-analysis layout of the NIF form, batch by batch
@@ -197,7 +198,7 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
                          f"this is {model.kind!r}")
     name = nif_name(model)
     images = check_images(images, model.image_shape, model.n_bits)
-    latents = np.concatenate(list(glow_latents(model, images, seed=seed, batch_size=500,
+    latents = np.concatenate(list(trunk_latents(model, images, seed=seed, batch_size=500,
                                                max_cache_bytes=max_cache_bytes,
                                                progress=progress)()))
     params = model.variables["params"]

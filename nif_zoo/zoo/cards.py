@@ -31,7 +31,7 @@ def describe_architecture(model_config: Dict[str, Any]) -> str:
 
 PRIOR_FIT_TEXT = (
     "Prior fit: z+ are the test images' embeddings (`model.embed`: a NIF's stochastic-inverse "
-    "mode, a deep NIF's eps, an NF's Glow latent); under a fitted prior their mean is near 0 "
+    "mode, a deep NIF's eps, an NF's trunk latent); under a fitted prior their mean is near 0 "
     "and, for a closed-form NIF, every eigenvalue of their covariance is >= 1 (cov = I + "
     "E[Lambda^-1]). A sample is *empty* when fewer than 2% of its pixel values reach half of "
     "the top level (>= 128 at 8 bits); none of the real MNIST test digits are.")
@@ -57,8 +57,8 @@ def prior_fit_rows(stats) -> list:
 
 def refit_text(refit) -> str:
     return (f"Prior refit (closed form, `nif-zoo refit-prior`): after SGD, b was set to the mean "
-            f"Glow latent of the {refit['images']} training images and (A, Sigma) refit by "
-            f"{refit['em_steps']} factor-analysis EM steps with the Glow fixed; training "
+            f"trunk latent of the {refit['images']} training images and (A, Sigma) refit by "
+            f"{refit['em_steps']} factor-analysis EM steps with the trunk fixed; training "
             f"log-likelihood {refit['train_log_lik_before']:.2f} -> "
             f"{refit['train_log_lik_after']:.2f} nats/image, test bits/dim "
             f"{refit['test_bpd_before']:.4f} -> {refit['test_bpd_after']:.4f}"
