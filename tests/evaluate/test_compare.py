@@ -255,7 +255,8 @@ def test_claims_table_against_the_paper():
     assert lines[6].endswith("| yes |") and lines[7].endswith("| no |")      # interior minimum
     assert lines[8].endswith("0.900 vs 0.300 | yes |") and lines[9].endswith("| no |")
     assert compare.claims_markdown(rows[2:]) == ""  # no clean-data NF: nothing to hold them to
-    assert compare.summarise(rows) == "nif64-x at s = 0.50 beats nf-x in FID (60.0 vs 100.0, ratio 0.60)."
+    assert compare.summarise(rows) == (
+        "nif64-x at s = 0.50 beats nf-x in FID (60.0 vs 100.0, ratio 0.60).")
     # a second trunk: its NIF is held to its own NF, not to the first NF of the list
     jet = rows + [row("jet-nf", "nf", 2.00, (200, 200, 200), 0.1, trunk="jet"),
                   row("jet-nif", "nif", 1.90, (150, 90, 120), 0.4, trunk="jet")]
