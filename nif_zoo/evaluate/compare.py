@@ -179,11 +179,16 @@ def baseline_of(row: Dict, rows: List[Dict]) -> Optional[Dict]:
                  and not r.get("data_noise")), None)
 
 
+def nif_baseline_pairs(rows: List[Dict]) -> List[tuple]:
+    """(NIF row, its :func:`baseline_of`) for every NIF row that has a baseline."""
+    pairs = [(r, baseline_of(r, rows)) for r in rows if not is_baseline(r)]
+    return [(r, nf) for r, nf in pairs if nf is not None]
+
+
 def claims_markdown(rows: List[Dict]) -> str:
     """The paper's claims next to what these models measured: bits/dim (Table 2), FID at the
     tuned s (Table 1), an interior FID minimum in s (Fig. 7), class separation (Fig. 4)."""
-    pairs = [(r, baseline_of(r, rows)) for r in rows if not is_baseline(r)]
-    pairs = [(r, nf) for r, nf in pairs if nf is not None]
+    pairs = nif_baseline_pairs(rows)
     if not pairs:
         return ""
     p = PAPER_FMNIST
@@ -234,13 +239,10 @@ def card_fid_entries(tune: Dict, denoise: Optional[Dict] = None) -> Dict[str, fl
 def summarise(rows: List[Dict]) -> Optional[str]:
     """One sentence per trunk: did the best NIF at its tuned s beat its NF in FID?"""
     lines = []
-    for trunk in dict.fromkeys(r["trunk"] for r in rows):
-        pairs = [(r, baseline_of(r, rows)) for r in rows
-                 if r["trunk"] == trunk and not is_baseline(r)]
-        pairs = [(r, nf) for r, nf in pairs if nf is not None]
-        if not pairs:
-            continue
-        best, nf = min(pairs, key=lambda pair: pair[0]["tune"]["test_fid_best_s"])
+    pairs = nif_baseline_pairs(rows)
+    for trunk in dict.fromkeys(r["trunk"] for r, _ in pairs):
+        best, nf = min((pair for pair in pairs if pair[0]["trunk"] == trunk),
+                       key=lambda pair: pair[0]["tune"]["test_fid_best_s"])
         value, base = best["tune"]["test_fid_best_s"], nf["tune"]["test_fid_best_s"]
         verdict = "beats" if value < base else "does not beat"
         lines.append(f"{best['name']} at s = {best['tune']['best_s']:.2f} {verdict} "
