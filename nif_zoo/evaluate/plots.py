@@ -30,7 +30,7 @@ def plot_fid_sweep(sweeps: Dict[str, List[Dict]], path: str, *, key: str, xlabel
                    title: str, baselines: Sequence[str] = ()) -> str:
     """``sweeps``: model name -> [{key: x, "fid": value}, ...]; ``baselines`` are dashed."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     for name, sweep in sweeps.items():
         x = [r[key] for r in sweep]
         f = [r["fid"] for r in sweep]
@@ -39,10 +39,11 @@ def plot_fid_sweep(sweeps: Dict[str, List[Dict]], path: str, *, key: str, xlabel
     ax.set_xlabel(xlabel)
     ax.set_ylabel("FID (training images)")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    # beside the axes, not over the curves (six models' legend hides their left ends)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -70,7 +71,7 @@ def _show_rows(rows: List[np.ndarray], row_labels: Sequence[str], col_labels: Se
     plt = _pyplot()
     n_rows, n_cols = len(rows), len(col_labels)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.9 * n_cols + 1.2, 0.9 * n_rows + 0.6),
-                             dpi=100, squeeze=False)
+                             dpi=100, squeeze=False, layout="constrained")
     for i, images in enumerate(rows):
         arr = to_uint8(images, n_bits)
         for j in range(n_cols):
@@ -82,11 +83,10 @@ def _show_rows(rows: List[np.ndarray], row_labels: Sequence[str], col_labels: Se
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(col_labels[j], fontsize=7)
-            if j == 0:
-                ax.set_ylabel(row_labels[i], fontsize=6)
+            if j == 0:  # horizontal: a long model name must not run into the next rows
+                ax.set_ylabel(row_labels[i], fontsize=6, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -175,6 +175,6 @@ def embedding_umap(embeddings: Dict[str, tuple], path: str, *, seed: int = 0) ->
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(points, ax=axes[0].tolist(), shrink=0.8, label="class")
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
