@@ -86,7 +86,7 @@ def standard_normal_log_lik(model: Model, images, seed: int, batch_size: int) ->
     """Mean log N(y | 0, I) of the trunk latents y of ``images`` (the NF's latent term)."""
     total, count = 0.0, 0
     for y in trunk_latents(model, images, seed=seed, batch_size=batch_size,
-                          max_cache_bytes=0, progress=False)():
+                           max_cache_bytes=0, progress=False)():
         flat = np.asarray(y, np.float64).reshape(len(y), -1)
         total += float(np.sum(-0.5 * (np.sum(flat * flat, axis=1) + flat.shape[1] * LOG_2PI)))
         count += len(y)

@@ -91,7 +91,7 @@ def per_image_noise(base_key, start, count: int, shape):
 
 
 def trunk_latents(model: Model, images: np.ndarray, *, seed: int, batch_size: int,
-                 max_cache_bytes: int, progress: bool) -> Callable:
+                  max_cache_bytes: int, progress: bool) -> Callable:
     """``latents()``: an iterator over the trunk latents (n, ...) of all ``images`` in batches
     (dequantisation noise of image i from fold_in(key(seed), i), so the draw does not
     depend on the batch size); computed once and cached when they fit in
@@ -145,7 +145,7 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
     params = model.variables["params"]
     A, b, log_var = nif.block_parameters(params[name])
     latents = trunk_latents(model, images, seed=seed, batch_size=batch_size,
-                           max_cache_bytes=max_cache_bytes, progress=progress)
+                            max_cache_bytes=max_cache_bytes, progress=progress)
 
     def batches():  # the factor-analysis layout of the NIF form, batch by batch
         return (np.asarray(nif.blocks(y)) for y in latents())
@@ -199,8 +199,8 @@ def refit_latent_flow(model: Model, images, *, steps: int = 1000, batch_size: in
     name = nif_name(model)
     images = check_images(images, model.image_shape, model.n_bits)
     latents = np.concatenate(list(trunk_latents(model, images, seed=seed, batch_size=500,
-                                               max_cache_bytes=max_cache_bytes,
-                                               progress=progress)()))
+                                                max_cache_bytes=max_cache_bytes,
+                                                progress=progress)()))
     params = model.variables["params"]
     rest = {k: v for k, v in model.variables.items() if k != "params"}
     flow_name = latent_flow_name(model)

@@ -12,7 +12,7 @@ import nif_zoo
 from nif_zoo import cli
 from nif_zoo.evaluate.prior_fit import embedding_statistics, empty_mask
 from nif_zoo.train import load_trained, train
-from nif_zoo.train.refit import trunk_latents_fn, per_image_noise, refit_prior
+from nif_zoo.train.refit import per_image_noise, refit_prior, trunk_latents_fn
 
 KW = dict(image_shape=(8, 8, 1), levels=1, steps=1, width=8, seed=5)
 
@@ -27,7 +27,7 @@ def structured_images(n=96, seed=0):
 
 
 def prior_log_lik(model, images, seed=0):
-    """mean log p_prior(glow latents) at the refit's dequantisation noise, by the model's own
+    """mean log p_prior(trunk latents) at the refit's dequantisation noise, by the model's own
     prior module (independent of the refit's block layout)."""
     noise = per_image_noise(jax.random.key(seed), 0, len(images), images.shape[1:])
     latents = trunk_latents_fn(model)(model.variables, jnp.asarray(images), noise)
