@@ -4,7 +4,9 @@ and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and `
     model: the arguments of nif_zoo.create_model (kind, levels, steps, width, latent_dim,
            prior, ...); image_shape and n_bits come from ``data``.
     data:  dataset, image_shape, n_bits, data_dir, fit, flip, limit, eval_split, eval_limit,
-           split_scheme, split_seed (how a folder without split subfolders is split)
+           split_scheme, split_seed (how a folder without split subfolders is split),
+           skip_bad_files (a folder's unreadable, gray-in-colour or odd-sized files are
+           skipped and counted instead of stopping with an error naming the first)
     train: batch_size, steps, learning_rate, warmup_steps, lr_schedule ("constant" after
            the warmup, or "cosine": decayed to 0 at ``steps``), clip_norm, seed,
            checkpoint_every, eval_every, log_every, max_nonfinite, keep_checkpoints,
@@ -13,6 +15,9 @@ and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and `
            ema_decay (> 0: keep an exponential moving average of the weights with this
            decay; evaluation, the trained model and publication use it; 0: none; default
            0.999, chosen from the flagship NF's curve: docs/results/ema/ema.md),
+           patience (> 0: stop early once this many evaluations in a row have not lowered
+           the held-out bits/dim below its best so far, with a checkpoint of the
+           stopping step; 0: train all ``steps``),
            refit_every (a NIF: every this many steps, and so at the last step when it is
            a multiple, refit the Gaussian layer in closed form on the whole training split
            with up to refit_iterations EM steps, :mod:`nif_zoo.train.refit`; 0: never)
@@ -45,11 +50,13 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "model": {"kind": "nif", "levels": 3, "steps": 4, "width": 64, "latent_dim": 64},
     "data": {"dataset": "mnist", "image_shape": [32, 32, 1], "n_bits": 8, "data_dir": None,
              "fit": None, "flip": False, "limit": None, "eval_split": "test",
-             "eval_limit": 1000, "split_scheme": "every_20th", "split_seed": 0},
+             "eval_limit": 1000, "split_scheme": "every_20th", "split_seed": 0,
+             "skip_bad_files": False},
     "train": {"batch_size": 32, "steps": 2000, "learning_rate": 1e-4, "warmup_steps": 200,
               "lr_schedule": "constant", "clip_norm": 50.0, "seed": 0, "checkpoint_every": 500, "eval_every": 0,
               "refit_every": 0, "refit_iterations": 20, "init_images": 0,
-              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.999},
+              "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.999,
+              "patience": 0},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
             "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0,
             "denoise": None},
@@ -108,13 +115,16 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
         if not isinstance(t[key], int) or t[key] < 1:
             raise ValueError(f"train.{key} must be a positive integer; got {t[key]!r}")
     for key in ("warmup_steps", "checkpoint_every", "eval_every", "max_nonfinite",
-                "refit_every", "refit_iterations", "init_images"):
+                "refit_every", "refit_iterations", "init_images", "patience"):
         if not isinstance(t[key], int) or t[key] < 0:
             raise ValueError(f"train.{key} must be a non-negative integer; got {t[key]!r}")
     if t["lr_schedule"] not in LR_SCHEDULES:
         raise ValueError(f"train.lr_schedule must be one of {LR_SCHEDULES}; got {t['lr_schedule']!r}")
     if not t["learning_rate"] > 0 or not t["clip_norm"] > 0:
         raise ValueError("train.learning_rate and train.clip_norm must be > 0")
+    if t["patience"] and not (t["eval_every"] and config["data"]["eval_split"]):
+        raise ValueError("train.patience stops on held-out bits/dim: it needs train.eval_every "
+                         "> 0 and data.eval_split")
     if not isinstance(t["ema_decay"], (int, float)) or not 0 <= t["ema_decay"] < 1:
         raise ValueError(f"train.ema_decay must be in [0, 1) (0: no average); got {t['ema_decay']!r}")
     return config

@@ -8,6 +8,7 @@ To add a dataset: its loader in :mod:`nif_zoo.data.sources` (``load_dataset`` di
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Dict, Optional
 
 
@@ -20,6 +21,8 @@ class Dataset:
     tfds_name: Optional[str]   # the tensorflow-datasets name (loader "tfds")
     hf_dataset: Optional[str]  # the Hugging Face dataset id a card names
     card_text: str             # the card's Data section
+    local_folder: Optional[str] = None  # its unpacked folder under $NIF_ZOO_DATA, if any
+    terms: str = ""            # the data's terms of use, for the cards
 
 
 TABLE: Dict[str, Dataset] = {d.name: d for d in (
@@ -28,13 +31,31 @@ TABLE: Dict[str, Dataset] = {d.name: d for d in (
             "digits (padded with black to the model's input where it is larger)."),
     Dataset("fashion_mnist", "fmnist", "tfds", "pad", "fashion_mnist",
             "zalando-datasets/fashion_mnist",
-            "Fashion-MNIST (60k train / 10k test, 28x28) through tensorflow-datasets (needs "
-            "TensorFlow) or a folder of images."),
+            "Fashion-MNIST (60k train / 10k test, 28x28 gray; a seeded random 10% of the "
+            "training images is the validation split), from its unpacked folder "
+            "(`$NIF_ZOO_DATA/fashion_mnist/{train,test}/<class>/`, lossless PNG), "
+            "tensorflow-datasets (needs TensorFlow) or any folder of images.",
+            local_folder="fashion_mnist",
+            terms="MIT licence (Zalando SE)."),
     Dataset("cifar10", "cifar", "tfds", "crop", "cifar10", "uoft-cs/cifar10",
-            "CIFAR-10 through tensorflow-datasets (needs TensorFlow) or a folder of images."),
-    Dataset("celeba", "celeba", "tfds", "stride_crop", "celeb_a", "tpremoli/CelebA-attrs",
-            "CelebA `img_align_celeba` (178x218), strided by 2 and cropped to 64x64, through "
-            "tensorflow-datasets or a folder of images."),
+            "CIFAR-10 (50k train / 10k test, 32x32 colour; a seeded random 10% of the "
+            "training images is the validation split), from its unpacked folder "
+            "(`$NIF_ZOO_DATA/cifar10/{train,test}/<class>/`), tensorflow-datasets (needs "
+            "TensorFlow) or any folder of images. **The project's copy is stored as JPEG "
+            "(quality about 75): lossy**, so bits/dim and FID measured on it are not those "
+            "of the original CIFAR-10.",
+            local_folder="cifar10",
+            terms="CIFAR-10's terms: free for research; cite Krizhevsky (2009), Learning "
+                  "Multiple Layers of Features from Tiny Images."),
+    Dataset("celeba", "celeba", "tfds", "celeba_crop", "celeb_a", "tpremoli/CelebA-attrs",
+            "CelebA `img_align_celeba` faces, the authors' crop (stride 2: 218x178 -> "
+            "109x89, then rows 26:-19 and columns 12:-13 -> 64x64 colour), from a folder of "
+            "the aligned JPEGs at full or half resolution (default "
+            "`$NIF_ZOO_DATA/celeba/img_align_celeba_half/`) or tensorflow-datasets.",
+            local_folder=os.path.join("celeba", "img_align_celeba_half"),
+            terms="CelebA is available for **non-commercial research purposes only** "
+                  "(its agreement: https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html); so "
+                  "are models trained on it."),
     Dataset("lfw_faces", "lfw", "lfw_faces", "resize", None, None,
             "The 100 LFW faces shipped in scikit-image (`skimage.data.lfw_subset()`, 25x25 "
             "gray): 90 for training, 10 held out as the test split, cropped to 24x24, with "

@@ -6,16 +6,32 @@
   (centre crop), ``"resize"`` (Pillow bilinear, aspect ratio not kept) or
   ``"stride_crop"`` (subsample by the largest integer stride that keeps both sides >= the
   target, then centre crop: CelebA 178x218 -> stride 2 -> 89x109 -> 64x64) and
-  ``"celeba_crop"`` (the authors' CelebA crop: stride 2, rows 26:-19, columns 12:-13).
+  ``"celeba_crop"`` (the authors' CelebA crop: rows 26:-19, columns 12:-13 of the aligned
+  image at half resolution, 109x89; a full-resolution 218x178 image is strided by 2 first).
 """
 from __future__ import annotations
 
 import numpy as np
 
 FIT_MODES = ("pad", "crop", "resize", "stride_crop", "celeba_crop")
-CELEBA_CROP = (2, slice(26, -19), slice(12, -13))
+CELEBA_FULL = (218, 178)   # img_align_celeba (rows, columns)
+CELEBA_HALF = (109, 89)    # the same strided by 2: the authors' input
+CELEBA_CROP = (slice(26, -19), slice(12, -13))
 """The authors' CelebA preprocessing: stride 2 (218x178 -> 109x89), rows 26:-19, columns
 12:-13 -> 64x64."""
+
+
+def celeba_crop(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, 218, 178, c) or (n, 109, 89, c) aligned CelebA faces -> (n, 64, 64, c):
+    stride 2 (full resolution only), then the authors' rows 26:-19, columns 12:-13."""
+    ih, iw = images.shape[1:3]
+    if (ih, iw) == CELEBA_FULL:
+        images = images[:, ::2, ::2]
+    elif (ih, iw) != CELEBA_HALF:
+        raise ValueError(f"celeba_crop turns aligned CelebA images (218x178, or 109x89 at half "
+                         f"resolution) into 64x64 faces; got {ih}x{iw}")
+    rows, cols = CELEBA_CROP
+    return images[:, rows, cols]
 
 
 def reduce_bits(images: np.ndarray, n_bits: int) -> np.ndarray:
@@ -70,12 +86,10 @@ def fit_to_shape(images: np.ndarray, image_shape, mode: str = "resize") -> np.nd
     if mode == "resize":
         return resize(images, h, w)
     if mode == "celeba_crop":
-        stride, rows, cols = CELEBA_CROP
-        out = images[:, ::stride, ::stride][:, rows, cols]
-        if out.shape[1:3] != (h, w):
-            raise ValueError(f"celeba_crop turns {ih}x{iw} images (CelebA's are 218x178) into "
-                             f"{out.shape[1]}x{out.shape[2]}, not {h}x{w}")
-        return out
+        if (h, w) != (64, 64):
+            raise ValueError(f"celeba_crop makes 64x64 faces, not {h}x{w}; use stride_crop "
+                             "or resize for other sizes")
+        return celeba_crop(images)
     if mode == "stride_crop":
         stride = max(1, min(ih // h, iw // w))
         images = images[:, ::stride, ::stride]

@@ -14,13 +14,19 @@ name            where the images come from                  splits
 ``folder``      ``data_dir`` only
 =============== ============================================ ===========================
 
-A folder: ``data_dir/<split>/`` if it exists, otherwise ``data_dir`` itself with every
-20th file (sorted by path) as ``test`` and the rest as ``train`` (``all``: everything), or
-with ``split_scheme="random_60_20_20"`` the authors' CelebA split: the sorted files permuted
-by ``split_seed``, the first 60% ``train``, the next 20% ``test``, the last 20%
-``validation``.
-Images in class subfolders get integer labels (sorted folder names). Unreadable files
-are skipped with a warning naming them; an empty source is an error.
+A folder: ``data_dir/<split>/`` if it exists (a folder with ``train/`` and ``test/`` but no
+``validation/``, as Fashion-MNIST's and CIFAR-10's: a seeded random 10% of ``train/`` is
+``validation``, the rest ``train``); otherwise ``data_dir`` itself, with every 20th file
+(sorted by path) as ``test`` and the rest as ``train`` (``all``: everything), or with
+``split_scheme="random_60_20_20"`` (the authors' CelebA split) or ``"random_80_10_10"``
+(the zoo's CelebA models: more training faces) the sorted files permuted by
+``split_seed`` and cut into ``train``, ``test`` and ``validation`` in that order.
+Images in class subfolders get integer labels (sorted folder names). A bad file (corrupt,
+truncated, gray in a colour dataset, a size the fit cannot use) is an error that names it,
+or, with ``skip_bad``, skipped and counted in a warning; an empty source is an error.
+``fashion_mnist``, ``cifar10`` and ``celeba`` read their unpacked folder under
+``$NIF_ZOO_DATA`` (default ``~/.cache/nif-zoo-data``) when it exists and no ``data_dir``
+is given: see the dataset table, :mod:`nif_zoo.data.datasets`.
 """
 from __future__ import annotations
 
@@ -114,30 +120,53 @@ def list_images(root: str):
     return paths, labels
 
 
-SPLIT_SCHEMES = ("every_20th", "random_60_20_20")
+SPLIT_SCHEMES = {"every_20th": None,
+                 "random_60_20_20": (0.6, 0.2, 0.2),   # the authors' CelebA split
+                 "random_80_10_10": (0.8, 0.1, 0.1)}   # more training faces
+"""How a folder without split subfolders is split: ``every_20th`` (every 20th sorted file is
+``test``, the rest ``train``), or the sorted files permuted by a seed and cut into
+``train``/``test``/``validation`` by these fractions (in that order: the authors')."""
+VALIDATION_SHARE = 0.1
+"""A folder with ``train/`` and ``test/`` but no ``validation/``: a seeded random 10% of
+``train`` is ``validation`` and the other 90% ``train``."""
 
 
-def random_split(count: int, split: str, seed: int):
-    """Indices of ``split`` in the authors' 60/20/20 train/test/validation split."""
+def random_split(count: int, split: str, seed: int, fractions=(0.6, 0.2, 0.2)):
+    """Indices (sorted) of ``split`` when ``count`` files are permuted by ``seed`` and cut into
+    train/test/validation by ``fractions``."""
     order = np.random.default_rng(seed).permutation(count)
-    a, b = int(0.6 * count), int(0.8 * count)
+    a, b = int(round(fractions[0] * count)), int(round((fractions[0] + fractions[1]) * count))
     parts = {"train": order[:a], "test": order[a:b], "validation": order[b:]}
     if split not in parts:
-        raise ValueError(f"the random_60_20_20 splits are {tuple(parts)}; got {split!r}")
+        raise ValueError(f"a random split has the splits {tuple(parts)}; got {split!r}")
     return sorted(parts[split].tolist())
+
+
+def carve_validation(count: int, split: str, seed: int):
+    """Indices of ``split`` (``train`` or ``validation``) of a ``train/`` folder of ``count``
+    files whose validation split is carved from it (``VALIDATION_SHARE``, seeded)."""
+    order = np.random.default_rng([seed, 17]).permutation(count)
+    cut = int(round(VALIDATION_SHARE * count))
+    return sorted((order[:cut] if split == "validation" else order[cut:]).tolist())
 
 
 def folder_files(data_dir: str, split: str, scheme: str = "every_20th", seed: int = 0):
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"data_dir {data_dir!r} is not a folder")
     if scheme not in SPLIT_SCHEMES:
-        raise ValueError(f"split_scheme must be one of {SPLIT_SCHEMES}; got {scheme!r}")
+        raise ValueError(f"split_scheme must be one of {tuple(SPLIT_SCHEMES)}; got {scheme!r}")
+    has = {s: os.path.isdir(os.path.join(data_dir, s)) for s in ("train", "test", "validation")}
+    if (scheme == "every_20th" and split in ("train", "validation") and has["train"]
+            and has["test"] and not has["validation"]):
+        paths, labels = list_images(os.path.join(data_dir, "train"))  # validation from train
+        keep = carve_validation(len(paths), split, seed)
+        return [paths[i] for i in keep], None if labels is None else [labels[i] for i in keep]
     sub = os.path.join(data_dir, split)
     if os.path.isdir(sub) and scheme == "every_20th":
         return list_images(sub)
     paths, labels = list_images(data_dir)
-    if scheme == "random_60_20_20":
-        keep = random_split(len(paths), split, seed)
+    if SPLIT_SCHEMES[scheme] is not None:
+        keep = random_split(len(paths), split, seed, SPLIT_SCHEMES[scheme])
     elif split == "all":
         keep = list(range(len(paths)))
     elif split in ("train", "test"):
@@ -148,25 +177,63 @@ def folder_files(data_dir: str, split: str, scheme: str = "every_20th", seed: in
     return [paths[i] for i in keep], None if labels is None else [labels[i] for i in keep]
 
 
-def read_images(paths, image_shape, fit: str):
-    """Read and fit each file; unreadable ones are skipped and reported by name."""
+class BadImageError(ValueError):
+    """An image file that cannot be used: unreadable (corrupt, truncated), gray where the
+    model is in colour, or of a size the fit mode cannot turn into the model's shape."""
+
+
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def read_image(path: str, image_shape, fit: str, allow_gray: bool = True) -> np.ndarray:
+    """One file -> uint8 (1, H, W, C) fitted to ``image_shape`` (as it is when None);
+    :class:`BadImageError` naming the file when it cannot be."""
     from PIL import Image
 
+    colour = image_shape is None or image_shape[2] == 3
+    try:
+        with Image.open(path) as img:
+            if colour and not allow_gray and img.mode in GRAY_MODES:
+                raise BadImageError(f"{path}: a gray image ({img.mode} mode, {img.width}x"
+                                    f"{img.height}) in a colour dataset")
+            arr = np.asarray(img.convert("RGB" if colour else "L"), np.uint8)
+    except BadImageError:
+        raise
+    except Exception as err:  # noqa: BLE001 - PIL raises many kinds for a bad file
+        raise BadImageError(f"{path}: cannot be read as an image ({type(err).__name__}: "
+                            f"{err})") from err
+    arr = arr.reshape(arr.shape[0], arr.shape[1], -1)[None]
+    if image_shape is None:
+        return arr
+    try:
+        return fit_to_shape(arr, image_shape, fit)
+    except ValueError as err:
+        raise BadImageError(f"{path}: {arr.shape[1]}x{arr.shape[2]} image: {err}") from err
+
+
+def read_images(paths, image_shape, fit: str, *, skip_bad: bool = True,
+                allow_gray: bool = True, progress: bool = False):
+    """Read and fit each file. A bad file (see :class:`BadImageError`) is an error naming it,
+    or with ``skip_bad`` skipped, and the skipped files counted and named in one warning.
+    ``allow_gray=False``: a gray file for a colour ``image_shape`` is bad (not converted).
+    Returns (uint8 images, indices of the files kept)."""
+    from tqdm.auto import tqdm
+
     images, kept, bad = [], [], []
-    mode = "RGB" if image_shape is None or image_shape[2] == 3 else "L"
-    for i, path in enumerate(paths):
+    for i, path in enumerate(tqdm(paths, unit="file", desc="reading images",
+                                  disable=not progress or len(paths) < 1000)):
         try:
-            with Image.open(path) as img:
-                arr = np.asarray(img.convert(mode), np.uint8)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is skipped
-            bad.append(f"{path} ({type(err).__name__})")
+            images.append(read_image(path, image_shape, fit, allow_gray))
+        except BadImageError as err:
+            if not skip_bad:
+                raise
+            bad.append(str(err))
             continue
-        arr = arr.reshape(arr.shape[0], arr.shape[1], -1)[None]
-        images.append(arr if image_shape is None else fit_to_shape(arr, image_shape, fit))
         kept.append(i)
     if bad:
         shown = "; ".join(bad[:10]) + (f"; and {len(bad) - 10} more" if len(bad) > 10 else "")
-        warnings.warn(f"skipped {len(bad)} unreadable image file(s): {shown}", stacklevel=2)
+        warnings.warn(f"skipped {len(bad)} of {len(paths)} image file(s): {shown}",
+                      stacklevel=2)
     if not images:
         raise ValueError(f"no readable images among {len(paths)} file(s)")
     shapes = {a.shape for a in images}
@@ -176,8 +243,24 @@ def read_images(paths, image_shape, fit: str):
     return np.concatenate(images), kept
 
 
+def data_root() -> str:
+    """Where unpacked datasets live: ``$NIF_ZOO_DATA``, else ``~/.cache/nif-zoo-data`` (the
+    project's ``unpack.sh`` default)."""
+    return os.environ.get("NIF_ZOO_DATA") or os.path.join(
+        os.path.expanduser("~"), ".cache", "nif-zoo-data")
+
+
+def local_folder(name: str) -> Optional[str]:
+    """The dataset's unpacked folder under :func:`data_root` (its table entry's
+    ``local_folder``) when it holds images, else None."""
+    sub = DATASETS[name].local_folder
+    path = os.path.join(data_root(), sub) if sub else None
+    return path if path and os.path.isdir(path) else None
+
+
 def load_folder(data_dir: str, split: str, image_shape, fit: str, cache_dir=None,
-                scheme: str = "every_20th", seed: int = 0, progress: bool = True):
+                scheme: str = "every_20th", seed: int = 0, progress: bool = True,
+                skip_bad: bool = False, allow_gray: bool = True):
     from nif_zoo.data import tfds_cache
 
     paths, labels = folder_files(data_dir, split, scheme, seed)
@@ -185,12 +268,14 @@ def load_folder(data_dir: str, split: str, image_shape, fit: str, cache_dir=None
         raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) for split {split!r} "
                          f"in {data_dir!r}")
     def prepare():
-        images, kept = read_images(paths, image_shape, fit)
+        images, kept = read_images(paths, image_shape, fit, skip_bad=skip_bad,
+                                   allow_gray=allow_gray, progress=progress)
         return images, None if labels is None else np.asarray([labels[i] for i in kept])
     if cache_dir is False:
         return prepare()
     return tfds_cache.cached(prepare, paths=paths, image_shape=image_shape, fit=fit,
-                             cache_dir=cache_dir, progress=progress)
+                             cache_dir=cache_dir, progress=progress,
+                             extra=[skip_bad, allow_gray])
 
 
 # ----------------------------------------------------------------------------- tfds
@@ -215,27 +300,33 @@ def load_dataset(name: str, split: str = "train", *, image_shape=None, n_bits: i
                  data_dir: Optional[str] = None, fit: Optional[str] = None, flip: bool = False,
                  limit: Optional[int] = None, cache_dir=None,
                  split_scheme: str = "every_20th", split_seed: int = 0,
-                 progress: bool = True) -> ImageDataset:
+                 skip_bad: bool = False, progress: bool = True) -> ImageDataset:
     """Load ``name``/``split`` as uint8 images fitted to ``image_shape`` (H, W, C) by ``fit``
     (default per source: see ``DEFAULT_FIT``), reduced to ``n_bits``; ``limit`` keeps the
     first images; ``flip`` turns on horizontal-flip augmentation in training batches.
     Folders are cached as tfds array_record datasets under ``cache_dir`` (default
     ``$NIF_ZOO_CACHE`` or ``~/.cache/nif-zoo``; ``False`` disables the cache).
     ``split_scheme``/``split_seed``: how a folder without split subfolders is split (see
-    the module docstring). ``progress=False``: no progress bar (tfds' while it builds the
+    the module docstring). ``data_dir`` defaults to the dataset's unpacked folder under
+    ``$NIF_ZOO_DATA`` (:func:`local_folder`) when there is one. A bad image file (corrupt,
+    truncated, gray in a colour dataset, a size the fit cannot use) is an error naming it;
+    ``skip_bad=True`` skips such files and warns with their count. ``progress=False``: no progress bar (tfds' while it builds the
     folder's cache or loads a dataset)."""
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(SOURCES)}")
     fit = fit or DEFAULT_FIT[name]
     image_shape = None if image_shape is None else tuple(int(d) for d in image_shape)
     loader = DATASETS[name].loader
+    if data_dir is None and loader == "tfds":
+        data_dir = local_folder(name)
     if loader == "mnist":
         images, labels = load_mnist(split)
     elif loader == "lfw_faces":
         images, labels = load_lfw_faces(split)
     elif data_dir is not None:
         images, labels = load_folder(data_dir, split, image_shape, fit, cache_dir,
-                                     split_scheme, split_seed, progress)
+                                     split_scheme, split_seed, progress, skip_bad,
+                                     allow_gray=loader == "folder")
     elif loader == "folder":
         raise ValueError("dataset 'folder' needs data_dir")
     elif split_scheme != "every_20th":

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 
 import numpy as np
 
@@ -20,9 +21,10 @@ from nif_zoo.cache import cache_root
 CACHE_FORMAT = 1
 
 
-def cache_key(paths, image_shape, fit) -> str:
+def cache_key(paths, image_shape, fit, extra=()) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([CACHE_FORMAT, list(image_shape or ()), fit]).encode())
+    key = [CACHE_FORMAT, list(image_shape or ()), fit] + ([list(extra)] if extra else [])
+    h.update(json.dumps(key).encode())
     for p in paths:
         st = os.stat(p)
         h.update(f"{os.path.abspath(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -62,6 +64,14 @@ def builder_class():
 _BUILDER = None
 
 
+def image_arrays_builder():
+    """The builder class, made (and registered with tfds, which allows one) once."""
+    global _BUILDER
+    if _BUILDER is None:
+        _BUILDER = builder_class()
+    return _BUILDER
+
+
 @contextlib.contextmanager
 def tfds_progress(show: bool):
     """tfds' progress bars on or off inside the block (then as they were)."""
@@ -75,32 +85,39 @@ def tfds_progress(show: bool):
         tqdm_utils.display_progress_bar(before)
 
 
-def cached(prepare, *, paths, image_shape, fit, cache_dir=None, progress: bool = True):
+def cached(prepare, *, paths, image_shape, fit, cache_dir=None, progress: bool = True,
+           extra=()):
     """``prepare()`` -> (images, labels), through the array_record cache (tfds' progress bar
-    while it is built unless ``progress`` is False)."""
-    global _BUILDER
+    while it is built unless ``progress`` is False). ``extra``: more settings that change
+    what ``prepare`` returns (part of the key). The cache is built in a temporary folder
+    and renamed into place when complete: an error or a kill while reading or writing
+    leaves no half-written cache behind."""
     root = os.path.join(cache_dir or cache_root(), "folders",
-                        cache_key(paths, image_shape, fit))
+                        cache_key(paths, image_shape, fit, extra))
     meta_path = os.path.join(root, "meta.json")
-    if _BUILDER is None:
-        _BUILDER = builder_class()
-    if os.path.exists(meta_path):
-        with open(meta_path) as fh:
-            meta = json.load(fh)
-        builder = _BUILDER(data_dir=root, image_shape=meta["image_shape"],
-                           file_format="array_record")
-    else:
-        images, labels = prepare()
-        builder = _BUILDER(images=images, labels=labels, image_shape=images.shape[1:],
-                           data_dir=root, file_format="array_record")
-        with tfds_progress(progress):
-            builder.download_and_prepare()
-        meta = {"image_shape": list(images.shape[1:]), "has_labels": labels is not None,
-                "count": len(images)}
-        with open(meta_path + ".tmp", "w") as fh:
-            json.dump(meta, fh)
-        os.replace(meta_path + ".tmp", meta_path)  # the cache counts only once complete
+    builder_cls = image_arrays_builder()
+    if not os.path.exists(meta_path):
+        images, labels = prepare()  # a bad file raises here, before anything is written
+        partial = f"{root}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            builder = builder_cls(images=images, labels=labels, image_shape=images.shape[1:],
+                               data_dir=partial, file_format="array_record")
+            with tfds_progress(progress):
+                builder.download_and_prepare()
+            meta = {"image_shape": list(images.shape[1:]), "has_labels": labels is not None,
+                    "count": len(images)}
+            with open(os.path.join(partial, "meta.json"), "w") as fh:
+                json.dump(meta, fh)
+            shutil.rmtree(root, ignore_errors=True)  # an incomplete copy of an older version
+            os.replace(partial, root)  # the cache exists only once complete
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
         return images, labels
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    builder = builder_cls(data_dir=root, image_shape=meta["image_shape"],
+                       file_format="array_record")
     source = builder.as_data_source(split="data")
     records = [source[i] for i in range(len(source))]
     order = np.argsort([r["index"] for r in records])

@@ -22,7 +22,8 @@ def evaluation_data(data_config: Dict[str, Any], split: str = "test",
     return load_dataset(d["dataset"], split, image_shape=d["image_shape"], n_bits=d["n_bits"],
                         data_dir=d.get("data_dir"), fit=d.get("fit"), limit=limit,
                         split_scheme=d.get("split_scheme") or "every_20th",
-                        split_seed=d.get("split_seed") or 0, progress=progress)
+                        split_seed=d.get("split_seed") or 0,
+                        skip_bad=bool(d.get("skip_bad_files")), progress=progress)
 
 
 def heldout_bits_per_dim(model, images, *, seed: int = 0, num_samples: Optional[int] = None,

@@ -31,6 +31,30 @@ images = model.sample(16, temperature=0.7, s=0.0, seed=0)
 """
 
 
+NAME_RESOLVERS = "nif_zoo.model_names"
+"""The entry-point group of name resolvers: ``resolve(name, revision=, force_download=)``
+-> a verified pretrained folder, or a ``LookupError`` (``KeyError``) for a name it does not
+know. nif-zoo's own zoo registers ``nif_zoo.zoo.hub:resolve_name`` (setup.cfg); another
+package can add its names the same way."""
+
+
+def resolve_model_name(name: str, revision=None, force_download: bool = False) -> str:
+    """The pretrained folder of a model *name* (not a folder, not a repo id) from the first
+    installed resolver that knows it (``NAME_RESOLVERS``), as ``from_pretrained("gpt2")``
+    in transformers. ``ValueError`` when none does."""
+    from importlib.metadata import entry_points
+
+    resolvers = sorted(entry_points(group=NAME_RESOLVERS), key=lambda ep: ep.name != "zoo")
+    for ep in resolvers:
+        try:
+            return ep.load()(name, revision=revision, force_download=force_download)
+        except LookupError:
+            continue
+    known = "" if resolvers else " (no zoo is installed: pip install nif-zoo)"
+    raise ValueError(f"{name!r} is neither a pretrained folder, a hub repo id (owner/name) "
+                     f"nor a zoo model name{known}; nif_zoo.list_models() lists the names")
+
+
 class PretrainedMixin(ModelHubMixin,
                       library_name=metadata.LIBRARY_NAME,
                       license=metadata.LICENSE,
@@ -51,13 +75,15 @@ class PretrainedMixin(ModelHubMixin,
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "PretrainedMixin":
-        """huggingface_hub's ``from_pretrained``: a pretrained folder, or a hub repo id
-        (``owner/name``, ``revision=`` a branch, tag or commit), verified; ``devices=`` where
-        the weights go (see :func:`nif_zoo.zoo.load`, which also takes the zoo's names)."""
+        """huggingface_hub's ``from_pretrained``: a pretrained folder, a hub repo id
+        (``owner/name``, ``revision=`` a branch, tag or commit), or a zoo model name
+        (``nif_zoo.list_models()``: loaded as :func:`nif_zoo.load` loads it, bundled copy
+        first), verified; ``devices=`` where the weights go."""
         name = os.fspath(pretrained_model_name_or_path)
         if not os.path.isdir(name) and name.count("/") != 1:
-            raise ValueError(f"{name!r} is neither a pretrained folder nor a hub repo id "
-                             "(owner/name); zoo names load with nif_zoo.load(name)")
+            folder = resolve_model_name(name, revision=kwargs.get("revision"),
+                                        force_download=kwargs.get("force_download", False))
+            return cls.load_folder(folder, devices=kwargs.get("devices"))
         return super().from_pretrained(name, **kwargs)
 
     @classmethod
@@ -67,7 +93,7 @@ class PretrainedMixin(ModelHubMixin,
         """ModelHubMixin's hook: ``model_id`` is a pretrained folder or a hub repo id
         (downloaded with every file checked against its ``SHA256SUMS``,
         :func:`~nif_zoo.models.pretrained.fetch`); the weights are restored onto
-        ``devices``. Zoo names are ``nif_zoo.load``'s."""
+        ``devices``. Zoo names take :func:`resolve_model_name` in ``from_pretrained``."""
         if os.path.isdir(model_id):
             verify(model_id)
             folder = model_id
@@ -76,8 +102,7 @@ class PretrainedMixin(ModelHubMixin,
                                       force_download=force_download, token=token,
                                       local_only=local_files_only)
         else:
-            raise ValueError(f"{model_id!r} is neither a pretrained folder nor a hub repo id "
-                             "(owner/name); zoo names load with nif_zoo.load(name)")
+            folder = resolve_model_name(model_id, revision, force_download)
         return cls.load_folder(folder, devices=devices)
 
     @classmethod

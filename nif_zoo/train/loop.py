@@ -151,6 +151,13 @@ def truncate_jsonl(path: str, last_step: int):
     os.replace(path + ".tmp", path)
 
 
+def evaluations_since_best(bpds) -> int:
+    """How many of the held-out bits/dim ``bpds`` (in order) came after their best (the
+    first of equal bests): the early-stopping count of ``train.patience``."""
+    bpds = list(bpds)
+    return 0 if not bpds else len(bpds) - 1 - int(np.argmin(bpds))
+
+
 def last_logged(path: str, key: str, default):
     """The last value of ``key`` in a metrics log (``default`` if none)."""
     value = default
@@ -166,7 +173,7 @@ def load_datasets(config, progress: bool = True):
     d, t = config["data"], config["train"]
     common = dict(image_shape=d["image_shape"], n_bits=d["n_bits"], data_dir=d["data_dir"],
                   fit=d["fit"], split_scheme=d["split_scheme"], split_seed=d["split_seed"],
-                  progress=progress)
+                  skip_bad=d["skip_bad_files"], progress=progress)
     train_data = load_dataset(d["dataset"], "train", flip=d["flip"], limit=d["limit"], **common)
     eval_data = (load_dataset(d["dataset"], d["eval_split"], limit=d["eval_limit"], **common)
                  if d["eval_split"] else None)
@@ -216,8 +223,18 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
         if primary:
             truncate_jsonl(log_path, int(sharding.local_copy(state["step"])))
         seconds_before = last_logged(log_path, "train_seconds", 0.0)
-    elif os.path.exists(log_path) and primary:
-        os.remove(log_path)
+        # every process reads the checkpoint's record (only the primary writes the log)
+        evaluations = list(checkpoint.read_record(mngr).get("evaluations", []))
+        if t["patience"] and evaluations_since_best(evaluations) >= t["patience"]:
+            print(f"{out_dir}: stopped early before (validation bits/dim has not improved for "
+                  f"{t['patience']} evaluations); nothing to resume", flush=True)
+            mngr.close()
+            return TrainResult(model.with_variables(sharding.local_copy(variables_of(state))),
+                               int(sharding.local_copy(state["step"])), [])
+    else:
+        evaluations = []  # held-out bits/dim so far (early stopping), saved with checkpoints
+        if os.path.exists(log_path) and primary:
+            os.remove(log_path)
     if primary:
         save_config(config, os.path.join(out_dir, "config.json"))
         save_config(model.config.to_dict(), os.path.join(out_dir, "model.json"))
@@ -266,9 +283,7 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                           f"{record['refit_log_lik_before']:.2f} -> "
                           f"{record['refit_log_lik_after']:.2f} nats/image")
                 tick = time.perf_counter()
-            if (t["checkpoint_every"] and done % t["checkpoint_every"] == 0) or done == t["steps"]:
-                checkpoint.save(mngr, done, state, run_record(config, model.config.to_dict(), done))
-                tick = time.perf_counter()  # images/s counts training, not saving
+            stop = False
             if eval_data is not None and ((t["eval_every"] and done % t["eval_every"] == 0)
                                           or done == t["steps"]):
                 trained = model.with_variables(sharding.local_copy(variables_of(state)))
@@ -284,7 +299,22 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
                 history.append(record)
                 bar.write(f"step {done}: {eval_data.split} bits/dim {record['eval_bpd']:.4f} "
                           f"({len(eval_data)} images)")
+                evaluations.append(record["eval_bpd"])
+                stop = bool(t["patience"]) and evaluations_since_best(evaluations) >= t["patience"]
                 tick = time.perf_counter()
+            # after the evaluation, so that the checkpoint's record holds it
+            if ((t["checkpoint_every"] and done % t["checkpoint_every"] == 0)
+                    or done == t["steps"] or stop):
+                checkpoint.save(mngr, done, state, run_record(config, model.config.to_dict(),
+                                                              done, evaluations))
+                tick = time.perf_counter()  # images/s counts training, not saving
+            if stop:
+                record = {"step": done, "stopped_early": True, "patience": t["patience"]}
+                log(log_path, record)
+                history.append(record)
+                bar.write(f"step {done}: stopped: {eval_data.split} bits/dim has not improved "
+                          f"for {t['patience']} evaluations")
+                break
     finally:
         bar.close()
         mngr.close()
@@ -318,11 +348,13 @@ RNG_DERIVATION = ("step k: batch = ImageDataset.batch_at(k, batch_size, seed); "
                   "with data_noise) from fold_in(key, 2)")
 
 
-def run_record(config, model_config, step: int):
+def run_record(config, model_config, step: int, evaluations=()):
     """What a checkpoint needs besides arrays: the run's config, the model's config, the
-    data position (= the step) and how the random keys derive from (seed, step)."""
+    data position (= the step), how the random keys derive from (seed, step), and the
+    held-out bits/dim evaluated so far (early stopping resumes from them)."""
     return {"config": config, "model": model_config, "step": step, "data_position": step,
-            "rng": {"seed": config["train"]["seed"], "derivation": RNG_DERIVATION}}
+            "rng": {"seed": config["train"]["seed"], "derivation": RNG_DERIVATION},
+            "evaluations": [float(v) for v in evaluations]}
 
 
 WEIGHTS = ("ema", "raw")

@@ -82,6 +82,15 @@ def resolve(name_or_repo: str, *, revision: Optional[str] = None,
         raise
 
 
+def resolve_name(name: str, *, revision: Optional[str] = None,
+                 force_download: bool = False) -> str:
+    """:func:`resolve` for a zoo name only (``KeyError`` for any other): the zoo's entry in
+    the ``nif_zoo.model_names`` resolvers of ``Model.from_pretrained``."""
+    if name not in registry.entries() and name not in registry.ALIASES:
+        raise KeyError(name)
+    return resolve(name, revision=revision, force_download=force_download)
+
+
 def load(name_or_repo: str, *, revision: Optional[str] = None, devices=None,
          force_download: bool = False):
     """A pretrained :class:`~nif_zoo.Model` by registry name (``nif_zoo.list_models()``),

@@ -62,20 +62,22 @@ def make_folder(root, n=24, size=(20, 30), corrupt=True, classes=("cats", "dogs"
             fh.write(b"definitely not a png")
 
 
-def test_folder_reads_labels_skips_bad_files_by_name_and_splits(tmp_path):
+def test_folder_reads_labels_stops_or_skips_bad_files_by_name_and_splits(tmp_path):
     root = str(tmp_path / "imgs")
     make_folder(root)
-    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image file\(s\): .*broken.png"):
-        data = load_dataset("celeba", "all", image_shape=(8, 8, 3), data_dir=root,
-                            cache_dir=False)
+    with pytest.raises(sources.BadImageError, match=r"broken.png: cannot be read"):
+        load_dataset("folder", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=False)
+    with pytest.warns(UserWarning, match=r"skipped 1 of 25 image file\(s\): .*broken.png"):
+        data = load_dataset("folder", "all", image_shape=(8, 8, 3), data_dir=root,
+                            cache_dir=False, skip_bad=True)
     assert data.images.shape == (24, 8, 8, 3)
     assert sorted(np.unique(data.labels)) == [0, 1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train = load_dataset("folder", "train", image_shape=(8, 8, 1), data_dir=root,
-                             cache_dir=False)
+                             cache_dir=False, skip_bad=True)
         test = load_dataset("folder", "test", image_shape=(8, 8, 1), data_dir=root,
-                            cache_dir=False)
+                            cache_dir=False, skip_bad=True)
     assert len(train) + len(test) == 24 and len(test) == 1  # 25 files, every 20th is test
 
 
@@ -100,7 +102,7 @@ def test_folder_errors(tmp_path):
 def test_folder_cache_is_array_record_and_reused(tmp_path, monkeypatch):
     root, cache = str(tmp_path / "imgs"), str(tmp_path / "cache")
     make_folder(root, corrupt=False)
-    first = load_dataset("celeba", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=cache)
+    first = load_dataset("folder", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=cache)
     records = [f for _, _, fs in os.walk(cache) for f in fs if "array_record" in f]
     assert records, "the prepared folder should be stored as array_record files"
 
@@ -108,16 +110,17 @@ def test_folder_cache_is_array_record_and_reused(tmp_path, monkeypatch):
         raise AssertionError("the cached dataset should not read image files again")
 
     monkeypatch.setattr(sources, "read_images", no_reading)
-    second = load_dataset("celeba", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=cache)
+    second = load_dataset("folder", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=cache)
     np.testing.assert_array_equal(first.images, second.images)
     np.testing.assert_array_equal(first.labels, second.labels)
     # a changed folder is a new cache entry (and reads the files)
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(os.path.join(root, "cats", "new.png"))
     with pytest.raises(AssertionError, match="should not read"):
-        load_dataset("celeba", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=cache)
+        load_dataset("folder", "all", image_shape=(8, 8, 3), data_dir=root, cache_dir=cache)
 
 
-def test_tfds_sources_without_tensorflow_point_to_data_dir(monkeypatch):
+def test_tfds_sources_without_tensorflow_point_to_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("NIF_ZOO_DATA", str(tmp_path))  # no unpacked copy there
     real = sources.importlib.util.find_spec
     monkeypatch.setattr(sources.importlib.util, "find_spec",
                         lambda name: None if name == "tensorflow" else real(name))
@@ -125,7 +128,7 @@ def test_tfds_sources_without_tensorflow_point_to_data_dir(monkeypatch):
         load_dataset("cifar10", "train")
 
 
-def test_authors_celeba_split_and_crop(tmp_path):
+def test_authors_celeba_split_and_crop(tmp_path, monkeypatch):
     from PIL import Image
 
     from nif_zoo.data.preprocess import fit_to_shape
@@ -148,5 +151,6 @@ def test_authors_celeba_split_and_crop(tmp_path):
                                   big[0, ::2, ::2][26:-19, 12:-13])
     with pytest.raises(ValueError, match="celeba_crop turns"):
         fit_to_shape(big[:, :100], (64, 64, 3), "celeba_crop")
+    monkeypatch.setenv("NIF_ZOO_DATA", str(tmp_path / "nothing"))
     with pytest.raises(ValueError, match="needs the image files"):
         load_dataset("celeba", "train", split_scheme="random_60_20_20")

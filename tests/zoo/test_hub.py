@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 from nif_zoo.models import pretrained
@@ -178,8 +179,20 @@ def test_the_hub_mixin_downloads_the_same_verified_model(server, tmp_path):
     assert again["sample"] == out["sample"]
     bad = load_in_fresh_process(server, tmp_path / "hf2", "nif-zoo-test/corrupt", how="mixin")
     assert "failed verification" in bad["error"]
-    with pytest.raises(ValueError, match="zoo names load with nif_zoo.load"):
-        Model.from_pretrained("nif32-lfw24")
+    with pytest.raises(ValueError, match="nor a zoo model name"):
+        Model.from_pretrained("no-such-model")
+
+
+def test_from_pretrained_takes_a_zoo_name_as_load_does():
+    """The transformers way: Model.from_pretrained("nif32-lfw24") is nif_zoo.load's model."""
+    import nif_zoo
+    from nif_zoo.models.model import Model
+
+    by_mixin = Model.from_pretrained("nif32-lfw24")
+    by_load = nif_zoo.load("nif32-lfw24")
+    assert by_mixin.config == by_load.config
+    np.testing.assert_array_equal(by_mixin.sample(2, temperature=0.7, seed=0),
+                                  by_load.sample(2, temperature=0.7, seed=0))
 
 
 def test_offline_with_nothing_cached_says_how_to_fix_it(server, tmp_path):
