@@ -229,3 +229,31 @@ def test_logged_metrics_are_typed_by_dtype_not_by_name():
                                   "flag": jnp.bool_(True)})
     assert record == {"loss_bpd": 1.5, "count": 3, "ratio": 0.25, "norm_steps": 2, "flag": True}
     assert isinstance(record["ratio"], float) and isinstance(record["norm_steps"], int)
+
+
+def test_evaluations_since_best():
+    assert loop.evaluations_since_best([]) == 0
+    assert loop.evaluations_since_best([3.0, 2.0]) == 0
+    assert loop.evaluations_since_best([3.0, 2.0, 2.1, 2.0]) == 2  # a tie is no improvement
+    assert loop.evaluations_since_best([1.0, 2.0, 3.0]) == 2
+
+
+def test_patience_stops_on_held_out_bits_per_dim_and_stays_stopped(tmp_path, monkeypatch):
+    from nif_zoo.models.model import Model
+
+    curve = iter([3.0, 2.0, 2.1, 2.05, 1.0, 0.5])  # no better than 2.0 at steps 15 and 20
+    monkeypatch.setattr(Model, "bits_per_dim", lambda self, images, key=0: next(curve))
+    cfg = tiny(train={"patience": 2, "eval_every": 5, "ema_decay": 0.0},
+               data={"eval_split": "validation"})
+    out = str(tmp_path / "run")
+    result = train(cfg, out, progress=False)
+    assert result.final_step == 20
+    assert checkpoint.manager(out).latest_step() == 20
+    assert checkpoint.read_record(checkpoint.manager(out))["evaluations"] == [3.0, 2.0, 2.1, 2.05]
+    with open(os.path.join(out, "metrics.jsonl")) as fh:
+        last = json.loads(fh.readlines()[-1])
+    assert last == {"step": 20, "stopped_early": True, "patience": 2}
+    again = train(cfg, out, resume=True, progress=False)  # stopped runs stay stopped
+    assert again.final_step == 20 and next(curve) == 1.0
+    with pytest.raises(ValueError, match="patience"):
+        make_config(tiny(train={"patience": 2, "eval_every": 0}))
