@@ -85,14 +85,37 @@ def use_all_cores(count: Optional[int] = None) -> int:
 
     try:
         jax.config.update("jax_num_cpu_devices", count)
+    except AttributeError:  # a JAX without the option (before 0.4.38): the XLA flag
+        return force_host_device_count(count)
     except RuntimeError as err:  # the backends already run
-        running = len(jax.local_devices(backend="cpu"))
-        if running == count:
-            return count
-        raise RuntimeError(
-            f"nif_zoo.use_all_cores({count}): JAX already runs on {running} CPU device(s), "
-            "which it fixed when it first computed; call use_all_cores() before any JAX "
-            "operation (right after the imports)") from err
+        already_running(count, err)
+    return count
+
+
+def already_running(count: int, err: Optional[Exception] = None) -> None:
+    """Return if JAX's running CPU backend has ``count`` devices, else a clear error."""
+    import jax
+
+    running = len(jax.local_devices(backend="cpu"))
+    if running == count:
+        return
+    raise RuntimeError(
+        f"nif_zoo.use_all_cores({count}): JAX already runs on {running} CPU device(s), "
+        "which it fixed when it first computed; call use_all_cores() before any JAX "
+        "operation (right after the imports)") from err
+
+
+def force_host_device_count(count: int) -> int:
+    """:func:`use_all_cores` on a JAX without ``jax_num_cpu_devices``: XLA's
+    ``--xla_force_host_platform_device_count`` flag in ``XLA_FLAGS`` (read when the CPU
+    backend starts, so only before it has; child processes inherit it)."""
+    from jax._src import xla_bridge
+
+    if xla_bridge.backends_are_initialized():
+        already_running(count)
+        return count
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} {FORCE_FLAG}={count}".strip()
     return count
 
 

@@ -25,11 +25,13 @@ import functools
 
 import jax
 
-EXACT = "highest"
+EXACT = "float32"
+"""Full float32 products, lowered as ``precision = HIGHEST``: JAX's name for it in every
+version (``"highest"`` is an alias that JAX before 0.4.31 does not know)."""
 
 
 def exact(fn):
-    """``fn`` traced under ``jax.default_matmul_precision("highest")``."""
+    """``fn`` traced under ``jax.default_matmul_precision("float32")`` (= ``"highest"``)."""
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         with jax.default_matmul_precision(EXACT):

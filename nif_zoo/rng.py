@@ -1,4 +1,11 @@
-"""Random draws and initialisers that compile fast.
+"""Random draws and initialisers that compile fast, and the random bits they are made of.
+
+Which numbers a key gives depends on JAX's ``jax_threefry_partitionable`` setting, whose
+default turned from False to True in JAX 0.5: on an older JAX the same seed samples
+different images, and the cards' numbers (measured with the newer default) do not
+reproduce exactly. :func:`newer_jax_random_bits` turns the setting on where JAX has the old
+default; the ``nif-zoo`` command calls it, and a library user on JAX < 0.5 who wants the
+zoo's numbers calls it once at start-up.
 
 XLA on CPU compiles JAX's threefry sampler for multi-axis shapes slowly (seconds per
 distinct shape, seen with shape (3, 3, 4, 8)); drawing a flat vector and reshaping
@@ -11,6 +18,17 @@ import math
 
 import jax
 import jax.numpy as jnp
+
+
+def newer_jax_random_bits() -> bool:
+    """Make keys give the random bits of JAX >= 0.5 (``jax_threefry_partitionable=True``, the
+    default there) on any JAX. Returns whether it changed the setting (False where it was
+    already on). Call it before drawing: compiled programs keep the bits they were traced
+    with."""
+    if jax.config.jax_threefry_partitionable:
+        return False
+    jax.config.update("jax_threefry_partitionable", True)
+    return True
 
 
 def normal(key, shape, dtype=jnp.float32):

@@ -22,6 +22,12 @@ import nif_zoo  # noqa: E402
 # does not); subprocesses choose their own (the CLI's call, or none).
 nif_zoo.use_all_cores()
 
+# The random bits of JAX >= 0.5 on an older JAX too (the lowest-versions CI job), as the
+# command line gives itself: the committed fixtures and cards were drawn with them.
+from nif_zoo.rng import newer_jax_random_bits  # noqa: E402
+
+newer_jax_random_bits()
+
 # The CLI turns on JAX's persistent compilation cache; in-process CLI tests would turn it on
 # for the whole test session (and write to the user's cache). tests/test_cli.py checks it in
 # subprocesses instead.

@@ -47,8 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 def use_the_cores():
     """One CPU device per usable core (:func:`nif_zoo.devices.use_all_cores`,
     ``NIF_ZOO_HOST_DEVICES`` chooses), before any command computes; from Python after JAX
-    started (``main([...])`` in a session), the devices stay the caller's."""
+    started (``main([...])`` in a session), the devices stay the caller's. And the random
+    bits of JAX >= 0.5 on any JAX (:func:`nif_zoo.rng.newer_jax_random_bits`): a seed gives
+    the same samples, and the cards' numbers reproduce, whichever JAX is installed."""
     from nif_zoo.devices import use_all_cores
+    from nif_zoo.rng import newer_jax_random_bits
+
+    newer_jax_random_bits()
 
     try:
         use_all_cores()

@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -159,8 +159,42 @@ def denoise_grid(models: Dict[str, tuple], path: str, *, num: int = 8, temperatu
                       f"t = {temperature:g}, s = 0: without / with the score step")
 
 
-def embedding_umap(embeddings: Dict[str, tuple], path: str, *, seed: int = 0) -> str:
-    """``embeddings``: model name -> (z (n, d), labels (n,)); one supervised-UMAP panel each."""
+def reconstruction_grid(models: Dict[str, object], images: np.ndarray, path: str, *,
+                        title: str = "") -> str:
+    """Row 0: held-out ``images`` (uint8); then per model their reconstructions
+    decode(embed(x), s = 0) (``Model.reconstruct``; an NF's are the images themselves)."""
+    n_bits = next(iter(models.values())).n_bits
+    rows = [np.asarray(images)] + [model.reconstruct(images) for model in models.values()]
+    labels = ["test images"] + [f"{name}" for name in models]
+    return _show_rows(rows, labels, [f"#{k}" for k in range(len(images))], n_bits, path,
+                      title or "held-out images and their reconstructions decode(embed(x), s = 0)")
+
+
+def interpolation_grid(models: Dict[str, object], pairs: np.ndarray, path: str, *,
+                       steps: int = 8, interpolation: str = "linear") -> str:
+    """Per model and pair (a, b) of held-out images (``pairs``: uint8 (k, 2, H, W, C)), a row
+    decoded on the manifold between their embeddings (``Model.interpolate``): the ends are
+    their reconstructions."""
+    from nif_zoo.data import quantize
+
+    rows, labels, n_bits = [], [], None
+    for name, model in models.items():
+        for k, (a, b) in enumerate(pairs):
+            path_images = model.interpolate(a, b, steps, path=interpolation)
+            rows.append(quantize.quantize(path_images, model.n_bits))
+            labels.append(f"{name} #{k}")
+        n_bits = model.n_bits
+    cols = [f"u={u:.2f}" for u in np.linspace(0.0, 1.0, steps)]
+    return _show_rows(rows, labels, cols, n_bits, path,
+                      f"{interpolation} interpolation between held-out images' embeddings, s = 0")
+
+
+def embedding_umap(embeddings: Dict[str, tuple], path: str, *, seed: int = 0,
+                   colour: Optional[tuple] = None) -> str:
+    """``embeddings``: model name -> (z (n, d), labels (n,) or None); one UMAP panel each,
+    supervised by the labels where there are labels. Points are coloured by the labels, or
+    where there are none by ``colour`` = (values (n,), what they are), e.g. the images'
+    mean brightness."""
     try:
         import umap
     except ImportError as err:
@@ -168,13 +202,21 @@ def embedding_umap(embeddings: Dict[str, tuple], path: str, *, seed: int = 0) ->
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(embeddings), figsize=(4 * len(embeddings), 4), dpi=100,
                              squeeze=False)
+    points, what = None, "class"
     for ax, (name, (z, labels)) in zip(axes[0], embeddings.items()):
         xy = umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(z, y=labels)
-        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)
+        if labels is not None:
+            points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)
+        elif colour is not None:
+            points = ax.scatter(xy[:, 0], xy[:, 1], c=colour[0], cmap="viridis", s=3)
+            what = colour[1]
+        else:
+            ax.scatter(xy[:, 0], xy[:, 1], s=3)
         ax.set_title(f"{name} (dim {z.shape[1]})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(points, ax=axes[0].tolist(), shrink=0.8, label="class")
+    if points is not None:
+        fig.colorbar(points, ax=axes[0].tolist(), shrink=0.8, label=what)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path

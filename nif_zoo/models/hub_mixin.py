@@ -55,13 +55,21 @@ def resolve_model_name(name: str, revision=None, force_download: bool = False) -
                      f"nor a zoo model name{known}; nif_zoo.list_models() lists the names")
 
 
-class PretrainedMixin(ModelHubMixin,
-                      library_name=metadata.LIBRARY_NAME,
-                      license=metadata.LICENSE,
-                      paper_url=metadata.PAPER_URL,
-                      pipeline_tag=metadata.PIPELINE_TAG,
-                      tags=list(metadata.TAGS),
-                      model_card_template=MODEL_CARD_TEMPLATE):
+def mixin_card_options():
+    """ModelHubMixin's card options for this library; ``paper_url`` only where the installed
+    huggingface_hub takes it (0.30 and later: older ones have no such option, and the card
+    names the paper itself)."""
+    import inspect
+
+    options = dict(library_name=metadata.LIBRARY_NAME, license=metadata.LICENSE,
+                   pipeline_tag=metadata.PIPELINE_TAG, tags=list(metadata.TAGS),
+                   model_card_template=MODEL_CARD_TEMPLATE)
+    if "paper_url" in inspect.signature(ModelHubMixin.__init_subclass__).parameters:
+        options["paper_url"] = metadata.PAPER_URL
+    return options
+
+
+class PretrainedMixin(ModelHubMixin, **mixin_card_options()):
     """What makes ``Model`` a ``huggingface_hub.ModelHubMixin`` on the folder format above:
     its hooks ``_save_pretrained`` / ``_from_pretrained``, ``from_pretrained``,
     ``save_pretrained`` (atomic, with a card and SHA256SUMS) and the library's card. A
@@ -149,7 +157,7 @@ class PretrainedMixin(ModelHubMixin,
             title=f"A nif-zoo {c['kind']} model",
             description=(f"{self.architecture.describe(c)} {c['n_bits']}-bit images, latent "
                          f"size M = {self.latent_dim}. The full config is `config.json`. "
-                         "Paper: " + info.paper_url + "."),
+                         "Paper: " + metadata.PAPER_URL + "."),
             measured=(f"\nMeasured: {metrics['test_bpd']:.4f} bits/dim on {metrics.get('images')} "
                       f"held-out images ({metrics.get('bound', 'exact')}).\n"
                       if metrics and metrics.get("test_bpd") is not None else ""))

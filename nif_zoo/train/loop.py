@@ -113,12 +113,17 @@ def make_train_step(module, optimizer, n_bits: int, seed: int, ema_decay: float 
         if ema_decay:
             new_state["ema_params"] = ema_update(state["ema_params"], params, ema_decay,
                                                  state["step"])
-        metrics = {"loss_bpd": loss, "grad_norm": optax.tree.norm(grads),
+        metrics = {"loss_bpd": loss, "grad_norm": global_norm(grads),
                    "nonfinite_in_a_row": opt_state.notfinite_count,
                    "nonfinite_total": opt_state.total_notfinite}
         return new_state, metrics
 
     return jax.jit(train_step, donate_argnums=0)
+
+
+def global_norm(tree):
+    """sqrt of the sum of squares of every leaf (optax.tree.norm, which optax < 0.2.4 lacks)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))
 
 
 def python_scalars(metrics: Dict[str, Any]) -> Dict[str, Any]:

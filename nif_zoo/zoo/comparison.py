@@ -10,6 +10,8 @@ import json
 import os
 from typing import Callable, Dict, Optional, Sequence
 
+import numpy as np
+
 from nif_zoo.evaluate import compare
 from nif_zoo.evaluate.likelihood import evaluation_data
 from nif_zoo.models.architectures import trunk_of
@@ -260,10 +262,20 @@ def write_plots(models: Dict, rows, out_dir: str, data: Dict, test_limit: int, s
         best = min(nifs, key=lambda r: r["tune"]["test_fid_best_s"])["name"]
         plots.s_grid(models[best], os.path.join(out_dir, "s_grid.png"), seed=seed, name=best)
     test = evaluation_data(data, "test", test_limit)
-    if test.labels is not None:
-        embeddings = {name: (model.embed(test.images), test.labels)
-                      for name, model in models.items()}
-        try:
-            plots.embedding_umap(embeddings, os.path.join(out_dir, "umap.png"), seed=seed)
-        except ImportError as err:
-            print(f"skipped the UMAP plot: {err}")
+    # held-out images: their reconstructions and interpolations between them (NIFs: on the
+    # learned manifold; an NF reconstructs exactly, so it is left out of these two)
+    picks = np.random.default_rng(seed).choice(len(test), size=min(8, len(test)), replace=False)
+    if nifs:
+        chosen = {r["name"]: models[r["name"]] for r in nifs}
+        plots.reconstruction_grid(chosen, test.images[picks],
+                                  os.path.join(out_dir, "reconstructions.png"))
+        pairs = test.images[picks[:6]].reshape((3, 2) + test.images.shape[1:])
+        plots.interpolation_grid(chosen, pairs, os.path.join(out_dir, "interpolations.png"))
+    embeddings = {name: (model.embed(test.images), test.labels)
+                  for name, model in models.items()}
+    brightness = (test.images.reshape(len(test), -1).mean(axis=1), "mean brightness")
+    try:
+        plots.embedding_umap(embeddings, os.path.join(out_dir, "umap.png"), seed=seed,
+                             colour=None if test.labels is not None else brightness)
+    except ImportError as err:
+        print(f"skipped the UMAP plot: {err}")

@@ -12,6 +12,8 @@ from PIL import Image
 from nif_zoo.data import load_dataset, sources
 from nif_zoo.data.datasets import dataset
 
+pytestmark = pytest.mark.lowest  # also run at the lowest versions (.ci/lowest)
+
 
 def save_faces(folder, count, size=(109, 89), fmt="JPEG", start=1, seed=0):
     """``count`` colour images named like img_align_celeba (000001.jpg, ...); returns the

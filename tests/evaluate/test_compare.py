@@ -114,7 +114,8 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
                             sweep_samples=20, s_values=[0.0, 0.5, 1.0], train_limit=90,
                             test_limit=10, features=stub_features(), progress=False)
     assert {"comparison.md", "comparison.json", "fid_vs_s.png", "temperature_grid.png",
-            "s_grid.png"} <= set(os.listdir(out))
+            "s_grid.png", "reconstructions.png", "interpolations.png",
+            "umap.png"} <= set(os.listdir(out))  # faces have no labels: UMAP by brightness
     table = (out / "comparison.md").read_text()
     assert "| nf-lfw24 | nf | 576 |" in table and "| nif32-lfw24 | nif | 32 |" in table
     # the cards' training facts: parameters, steps, wall hours, on which hardware
@@ -137,7 +138,8 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
     assert report["rows"][0]["bpd"] == pytest.approx(
         json.load(open(os.path.join(os.path.dirname(nif_zoo.__file__), "..", "checkpoints",
                                     "nf-lfw24", "metrics.json")))["test_bpd"])
-    for name in ("fid_vs_s.png", "temperature_grid.png", "s_grid.png"):
+    for name in ("fid_vs_s.png", "temperature_grid.png", "s_grid.png", "reconstructions.png",
+                 "interpolations.png"):
         with Image.open(out / name) as img:
             assert img.size[0] > 200 and img.size[1] > 100
     # a rerun with the same settings and weights reuses every measured row (a killed run
@@ -210,6 +212,30 @@ def test_s_grid_columns_share_z_and_noise(tmp_path, monkeypatch):
             np.testing.assert_array_equal(captured[k][j], expected)
 
 
+def test_reconstruction_and_interpolation_grids_show_what_they_say(tmp_path, monkeypatch):
+    from nif_zoo.data import quantize
+
+    nif = nif_zoo.load("nif32-lfw24")
+    images = nif.sample(3, temperature=0.7, s=0.0, seed=2)
+    captured = []
+    monkeypatch.setattr(plots, "_show_rows", lambda rows, labels, *a, **k: captured.append(
+        (rows, labels)))
+    plots.reconstruction_grid({"nif": nif}, images, str(tmp_path / "r.png"))
+    rows, labels = captured[-1]
+    assert labels == ["test images", "nif"]
+    np.testing.assert_array_equal(rows[0], images)
+    np.testing.assert_array_equal(rows[1], nif.reconstruct(images))
+    pairs = np.stack([images[:2], images[1:]])
+    plots.interpolation_grid({"nif": nif}, pairs, str(tmp_path / "i.png"), steps=4)
+    rows, labels = captured[-1]
+    assert labels == ["nif #0", "nif #1"] and rows[0].shape == (4,) + nif.image_shape
+    # the ends are the reconstructions (up to a level where float rounding crosses a bin edge)
+    assert np.mean(rows[1][0] != nif.reconstruct(images[1:2])[0]) < 0.01
+    assert np.mean(rows[1][-1] != nif.reconstruct(images[2:3])[0]) < 0.01
+    np.testing.assert_array_equal(rows[0], quantize.quantize(
+        nif.interpolate(images[0], images[1], 4), nif.n_bits))
+
+
 @pytest.mark.slow
 def test_embedding_umap_plot(tmp_path):
     rng = np.random.default_rng(0)
@@ -220,6 +246,11 @@ def test_embedding_umap_plot(tmp_path):
     with Image.open(path) as img:  # two square panels side by side (cropped to the drawing)
         width, height = img.size
         assert width >= 1.5 * height
+    # no labels (faces): unsupervised, coloured by a value of each image
+    path = plots.embedding_umap({"a": (z, None)}, str(tmp_path / "faces.png"),
+                                colour=(z[:, 0], "brightness"))
+    with Image.open(path) as img:
+        assert img.size[0] > 200
 
 
 def test_knn_accuracy_separated_and_mixed_classes():

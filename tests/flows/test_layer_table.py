@@ -26,6 +26,8 @@ from nif_zoo.flows.shuffle import ChannelShuffle
 from nif_zoo.nif.layers import DenseNIF, UpsampleNIF
 from nif_zoo.nif.stochastic_coupling import StochasticCoupling
 
+pytestmark = pytest.mark.lowest  # also run at the lowest versions (.ci/lowest)
+
 CASES = {
     "actnorm_image": (lambda: ActNorm(), (2, 4, 4, 3)),
     "actnorm_vector": (lambda: ActNorm(), (3, 5)),
@@ -281,7 +283,7 @@ def test_manifold_term_and_posterior_match_quadrature(name):
     for i in range(2):
         z, grid, log_lik, volume = quadrature(name, i)
         brute = log_integral(log_lik, volume)
-        np.testing.assert_allclose(manifold[i], brute, rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(manifold[i], brute, rtol=1e-5, atol=2e-3)  # float32 vs a float64 grid
         # q(z | x) = p(x | z) / int p(x | z') dz' at a few points of the grid
         near = np.flatnonzero(log_lik > log_lik.max() - 10)  # where q has its mass
         pick = near[np.linspace(0, len(near) - 1, 7).astype(int)]

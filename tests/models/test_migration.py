@@ -14,6 +14,8 @@ import pytest
 import nif_zoo
 from nif_zoo.models.config import FORMAT_VERSION, ModelConfig, migrate
 
+pytestmark = pytest.mark.lowest  # also run at the lowest versions (.ci/lowest)
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 FIXTURES = sorted(p[:-4] for p in glob.glob(os.path.join(HERE, "v*", "*.npz")))
 

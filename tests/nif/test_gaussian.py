@@ -8,6 +8,8 @@ from scipy import integrate, stats
 
 from nif_zoo.nif import gaussian as g
 
+pytestmark = pytest.mark.lowest  # also run at the lowest versions (.ci/lowest)
+
 
 def problem(n, m, batch=5, seed=0):
     r = np.random.default_rng(seed)
@@ -214,7 +216,8 @@ def test_gram_derivatives_match_finite_differences_both_modes():
     """gram(B) = B^T B carries a hand-written JVP (one product in reverse mode)."""
     from jax.test_util import check_grads
     B = np.random.default_rng(3).normal(size=(2, 6, 3))
-    with jax.enable_x64(True):
+    enable_x64 = getattr(jax, "enable_x64", None) or jax.experimental.enable_x64  # jax < 0.7
+    with enable_x64(True):
         B = jax.numpy.asarray(B, dtype=jax.numpy.float64)
         np.testing.assert_allclose(g.gram(B), np.swapaxes(B, -1, -2) @ B, rtol=1e-12)
         check_grads(g.gram, (B,), order=2, modes=["fwd", "rev"])

@@ -62,6 +62,7 @@ def test_deep_nif_trains_by_the_elbo(tmp_path):
     np.testing.assert_allclose(reloaded.elbo(x), result.model.elbo(x), rtol=1e-6)
 
 
+@pytest.mark.lowest
 def test_training_lowers_bits_per_dim_and_reloads(tmp_path):
     result = train(tiny(), str(tmp_path / "run"), progress=False)
     losses = [h["loss_bpd"] for h in result.history if "loss_bpd" in h]
@@ -120,6 +121,7 @@ def test_non_finite_gradients_are_skipped_then_stop_the_run(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
+@pytest.mark.lowest
 def test_a_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     cfg = tiny(train={"steps": 60, "checkpoint_every": 5, "log_every": 5})
     cfg_path = tmp_path / "cfg.json"
@@ -173,6 +175,7 @@ def test_four_devices_match_one_device(tmp_path):
     assert "MATCH" in out.stdout
 
 
+@pytest.mark.lowest
 def test_moving_average_of_the_weights():
     """ema_params follow a <- d a + (1 - d) p with TensorFlow's warm-up d = min(decay,
     (1 + k) / (10 + k)) at update k, from the initial params; without ema_decay there is none."""
@@ -238,6 +241,7 @@ def test_evaluations_since_best():
     assert loop.evaluations_since_best([1.0, 2.0, 3.0]) == 2
 
 
+@pytest.mark.lowest
 def test_patience_stops_on_held_out_bits_per_dim_and_stays_stopped(tmp_path, monkeypatch):
     from nif_zoo.models.model import Model
 

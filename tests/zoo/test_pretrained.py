@@ -13,6 +13,8 @@ import nif_zoo
 from nif_zoo.models import pretrained
 from nif_zoo.models.pretrained import IntegrityError
 
+pytestmark = pytest.mark.lowest  # also run at the lowest versions (.ci/lowest)
+
 
 def weight_file(folder):
     """The largest file under weights/ (array data)."""
