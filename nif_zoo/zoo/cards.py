@@ -21,6 +21,7 @@ PAPER = ("Edmond Cunningham, Abhinav Agrawal, Renos Zabounidis, Ina Fiterau, Dan
 LICENSE = metadata.LICENSE
 HF_DATASETS = {d.name: d.hf_dataset for d in DATASETS.values() if d.hf_dataset}
 DATA_TEXT = {d.name: d.card_text for d in DATASETS.values() if d.name != "folder"}
+DATA_TERMS = {d.name: d.terms for d in DATASETS.values() if d.terms}
 
 
 def describe_architecture(model_config: Dict[str, Any]) -> str:
@@ -152,11 +153,19 @@ def render_card(name: str, model_config: Dict[str, Any], *,
                       f"{metrics.get('train_hardware', 'unknown hardware')}."]
         shape_text = f" Model input {h}x{w}x{ch}" + (f" (fit: {data['fit']})" if data.get("fit")
                                                      else "") + "."
-        split_text = (" Split: the authors' random 60/20/20 train/test/validation split of the "
-                      f"sorted files (seed {data.get('split_seed', 0)})."
-                      if data.get("split_scheme") == "random_60_20_20" else "")
+        split_text = {
+            "random_60_20_20": " Split: the authors' random 60/20/20 train/test/validation "
+                               f"split of the sorted files (seed {data.get('split_seed', 0)}).",
+            "random_80_10_10": " Split: a random 80/10/10 train/test/validation split of the "
+                               f"sorted files (seed {data.get('split_seed', 0)}).",
+        }.get(data.get("split_scheme"), "")
+        flip_text = " Horizontal flips in training." if data.get("flip") else ""
+        terms = DATA_TERMS.get(data.get("dataset"))
         parts += ["", "## Data", "", DATA_TEXT.get(data.get("dataset"), str(data.get("dataset")))
-                  + shape_text + split_text + f" Quantised to {model_config['n_bits']} bits.", ""]
+                  + shape_text + split_text + flip_text
+                  + f" Quantised to {model_config['n_bits']} bits.", ""]
+        if terms:
+            parts += [f"**Terms of the data:** {terms}", ""]
     parts += ["## Measured", ""]
     if metrics and metrics.get("test_bpd") is not None:
         parts += ["| metric | value |", "|---|---|",
