@@ -15,16 +15,34 @@ def cache_root() -> str:
         os.path.expanduser("~"), ".cache", "nif-zoo")
 
 
+CACHE_SAFE_FROM = (0, 7)
+"""The oldest JAX whose persistent cache nif-zoo turns on: with jaxlib 0.4.30 and 0.4.38 a
+second ``nif-zoo train`` crashes (a segfault, or glibc's "malloc_consolidate(): unaligned
+fastbin chunk") when it reloads the cached training step from the cache on the CPU; 0.7.2
+and later reload it correctly (issue 40, docs/install.md)."""
+
+
+def jax_version() -> tuple:
+    """The installed JAX's (major, minor, patch) as integers."""
+    import jax
+
+    return tuple(int(p) for p in jax.__version__.split(".")[:3] if p.isdigit())
+
+
 def enable_compilation_cache(path: Optional[str] = None) -> Optional[str]:
     """Turn on JAX's persistent compilation cache (compiled programs reused across
     processes: a second ``nif-zoo sample`` skips XLA compilation) in ``path`` (default
     ``cache_root()/jax``). Returns the folder in use, or None when disabled by
     ``NIF_ZOO_COMPILATION_CACHE=0``. A cache folder the user already gave JAX
     (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``) is kept. The command line calls this;
-    library users may call it once at start-up."""
+    library users may call it once at start-up. Not on a JAX older than
+    ``CACHE_SAFE_FROM`` (returns None there)."""
     if os.environ.get("NIF_ZOO_COMPILATION_CACHE", "1") == "0":
         return None
     import jax
+
+    if jax_version() < CACHE_SAFE_FROM:
+        return None  # see CACHE_SAFE_FROM
 
     if jax.config.jax_compilation_cache_dir:
         return jax.config.jax_compilation_cache_dir

@@ -13,11 +13,15 @@ import jax
 import orbax.checkpoint as ocp
 
 
+ITEMS = ("state", "record")  # the arrays, and the run's JSON record
+
+
 def manager(out_dir: str, keep: int = 2) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(max_to_keep=max(1, keep),
                                            enable_async_checkpointing=False, create=True)
+    # the two items named: orbax < 0.7 otherwise takes a manager for one unnamed item
     return ocp.CheckpointManager(os.path.join(os.path.abspath(out_dir), "checkpoints"),
-                                 options=options)
+                                 options=options, item_names=ITEMS)
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state, record) -> None:
