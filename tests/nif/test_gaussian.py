@@ -216,7 +216,8 @@ def test_gram_derivatives_match_finite_differences_both_modes():
     """gram(B) = B^T B carries a hand-written JVP (one product in reverse mode)."""
     from jax.test_util import check_grads
     B = np.random.default_rng(3).normal(size=(2, 6, 3))
-    enable_x64 = getattr(jax, "enable_x64", None) or jax.experimental.enable_x64  # jax < 0.7
+    # jax.enable_x64 is new (a config State, not a bool); jax.experimental's before it
+    enable_x64 = jax.enable_x64 if hasattr(jax, "enable_x64") else jax.experimental.enable_x64
     with enable_x64(True):
         B = jax.numpy.asarray(B, dtype=jax.numpy.float64)
         np.testing.assert_allclose(g.gram(B), np.swapaxes(B, -1, -2) @ B, rtol=1e-12)
