@@ -23,10 +23,11 @@ and later reload it correctly (issue 40, docs/install.md)."""
 
 
 def jax_version() -> tuple:
-    """The installed JAX's (major, minor, patch) as integers."""
-    import jax
+    """The installed JAX's (major, minor, patch) as integers, read from its package metadata
+    (without importing JAX, which reads its cache settings from the environment on import)."""
+    from importlib.metadata import version
 
-    return tuple(int(p) for p in jax.__version__.split(".")[:3] if p.isdigit())
+    return tuple(int(p) for p in version("jax").split(".")[:3] if p.isdigit())
 
 
 def enable_compilation_cache(path: Optional[str] = None) -> Optional[str]:

@@ -3,12 +3,7 @@ import os
 import shutil
 import tempfile
 
-
-def _jax_version():
-    """The installed JAX's version, read from its package metadata (JAX is not imported yet)."""
-    from importlib.metadata import version
-
-    return tuple(int(p) for p in version("jax").split(".")[:3] if p.isdigit())
+from nif_zoo.cache import CACHE_SAFE_FROM, jax_version  # imports no JAX
 
 
 # One JAX compilation cache for the whole test session, this process and every subprocess it
@@ -16,7 +11,7 @@ def _jax_version():
 # each is compiled once). A fresh folder per session: nothing is read from or written to the
 # user's cache. Set before JAX is imported, which reads these variables. Not on a JAX older
 # than 0.7, whose CPU backend crashes reloading cached programs (nif_zoo.cache.CACHE_SAFE_FROM).
-if not os.environ.get("JAX_COMPILATION_CACHE_DIR") and _jax_version() >= (0, 7):
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR") and jax_version() >= CACHE_SAFE_FROM:
     _session_cache = tempfile.mkdtemp(prefix="nif-zoo-tests-jax-")
     atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _session_cache
