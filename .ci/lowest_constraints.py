@@ -4,6 +4,9 @@ bound. CI installs with it to test the lowest versions the package claims to sup
 
     python .ci/lowest_constraints.py data fid eval > lowest.txt
     pip install -c lowest.txt ".[data,fid,eval]"
+
+With --without-core, only the named extras' bounds (install_requires left to pip): the
+extras whose minima need the newest core libraries (.ci/extras_lowest).
 """
 import configparser
 import re
@@ -28,10 +31,12 @@ def minimum(requirement):
     return name, None
 
 
-def main(extras):
+def main(args):
+    without_core = "--without-core" in args
+    extras = [a for a in args if a != "--without-core"]
     cfg = configparser.ConfigParser()
     cfg.read(Path(__file__).resolve().parent.parent / "setup.cfg")
-    reqs = requirements(cfg["options"]["install_requires"])
+    reqs = [] if without_core else requirements(cfg["options"]["install_requires"])
     for extra in extras:
         reqs += requirements(cfg["options.extras_require"][extra])
     pins = {}

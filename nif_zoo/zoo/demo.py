@@ -120,12 +120,36 @@ class DemoState:
         return self._grid(np.concatenate([x, rec]), model.n_bits, cols=2), message
 
 
+GRADIO_MINIMUM = (6, 0)  # setup.cfg's [demo] extra: the API's visibility (api_visibility)
+
+
+def import_gradio():
+    """Gradio, or an ImportError that says what to install: when it is missing, older than
+    the demo needs, or installed but failing to import (gradio 5.0-5.5 with huggingface-hub
+    1.x, for one)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    fix = 'pip install -U "nif-zoo[demo]"'
+    try:
+        installed = version("gradio")
+    except PackageNotFoundError:
+        raise ImportError(f"the demo needs Gradio >= {GRADIO_MINIMUM[0]}.{GRADIO_MINIMUM[1]}: "
+                          f"{fix}") from None
+    numbers = tuple(int(p) for p in installed.split(".")[:2] if p.isdigit())
+    if numbers < GRADIO_MINIMUM:
+        raise ImportError(f"the demo needs Gradio >= {GRADIO_MINIMUM[0]}.{GRADIO_MINIMUM[1]}; "
+                          f"gradio {installed} is installed: {fix}")
+    try:
+        import gradio
+    except ImportError as err:
+        raise ImportError(f"gradio {installed} is installed but fails to import ({err}); "
+                          f"a version that matches your huggingface-hub may: {fix}") from err
+    return gradio
+
+
 def build_app(default: Optional[str] = None, state: Optional[DemoState] = None):
     """The Gradio Blocks of the demo."""
-    try:
-        import gradio as gr
-    except ImportError as err:
-        raise ImportError("the demo needs Gradio: pip install \"nif-zoo[demo]\"") from err
+    gr = import_gradio()
     state = state or DemoState()
     names = available_models()
     if default and default not in names:
