@@ -3,7 +3,8 @@ committing):
 
     python scripts/readme_assets.py
 
-docs/assets/faces.png         README command 1: nif32-lfw24, 16 samples, t = 0.7, s = 0, seed 0
+docs/assets/faces.png         README command 1: nif64-celeba64-3bit, 16 samples, t = 1, s = 0.2,
+                                seed 0, upscaled 2x
 docs/assets/lfw_nf_vs_nif.png nf-lfw24 (left) and nif32-lfw24 (right); top t = 0.7, s = 0,
                                 bottom t = 1, s = 1 (the trained density); seed 0
 docs/assets/mnist28_3bit_nf_vs_nif.png  nf-mnist28-3bit (left) and nif64-mnist28-3bit
@@ -30,8 +31,8 @@ def side_by_side(grids, gap=12):
 
 
 def main():
-    subprocess.run(["nif-zoo", "sample", "nif32-lfw24", "--temperature", "0.7", "--s", "0",
-                    "--out", os.path.join(ASSETS, "faces.png")], check=True)
+    subprocess.run(["nif-zoo", "sample", "nif64-celeba64-3bit", "--temperature", "1", "--s", "0.2",
+                    "--scale", "2", "--out", os.path.join(ASSETS, "faces.png")], check=True)
     panels = {}
     for name in ("nf-lfw24", "nif32-lfw24"):
         model = nif_zoo.load(name)

@@ -18,6 +18,9 @@ TOY = ["model.width=8", "model.steps=1", "train.steps=6", "train.checkpoint_ever
        "train.init_images=16", "train.log_every=1", "data.eval_limit=16"]
 
 
+PAIR = ["nf-fmnist28-3bit", "nif64-fmnist28-3bit"]  # two of the table's three: CI time
+
+
 def fashion_like_folder(root):
     """28x28 gray images in train/ and test/: bright blobs of a few shapes on black."""
     r = np.random.default_rng(0)
@@ -42,6 +45,11 @@ def test_overrides_and_table_configs():
         reproduce.table_configs("fmnist", None, ["steps=5"])
     with pytest.raises(ValueError, match="unknown table"):
         reproduce.table_configs("svhn", None)
+    pair = reproduce.table_configs("fmnist", None, models=["nif64-fmnist28-3bit", "nf-fmnist28-3bit"])
+    assert list(pair) == ["nf-fmnist28-3bit", "nif64-fmnist28-3bit"]  # the table's order
+    with pytest.raises(ValueError, match="nif32-fmnist28-3bit: not in the fmnist table; its "
+                                         "models: nf-fmnist28-3bit, nif64"):
+        reproduce.table_configs("fmnist", None, models=["nif32-fmnist28-3bit"])
 
 
 def test_a_batch_too_big_for_the_devices_is_refused_before_training(monkeypatch):
@@ -64,7 +72,8 @@ def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "nif_zoo.cli", "reproduce", "fmnist", "--data-dir", data,
                "--out", str(out), "--num-samples", "12", "--s-grid", "0,1", "--train-ref", "24",
-               "--test-ref", "16", "--no-progress"] + sum((["--set", o] for o in TOY), [])
+               "--test-ref", "16", "--no-progress", "--models", ",".join(PAIR)
+               ] + sum((["--set", o] for o in TOY), [])
     env = dict(os.environ, NIF_ZOO_CACHE=str(tmp_path / "cache"))
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -87,7 +96,9 @@ def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"nf-fmnist28-3bit: training steps {killed_at} -> 6" in done.stdout
     report = (out / "report.md").read_text()
-    for name, (fid_paper, bpd_paper) in reproduce.TABLES["fmnist"].items():
+    assert "nif128-fmnist28-3bit" not in report  # --models: the NF and NIF-64 only
+    for name in PAIR:
+        fid_paper, bpd_paper = reproduce.TABLES["fmnist"][name]
         row = next(line for line in report.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {bpd_paper:.3f} |" in row and f"| {fid_paper:.2f} |" in row
         result = json.loads((out / "results" / f"{name}.json").read_text())
@@ -100,3 +111,29 @@ def test_reproduce_fmnist_at_toy_scale_with_a_kill_and_resume(tmp_path):
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and "trained (6 steps)" in again.stdout
     assert "FID: every model measured already" in again.stdout
+
+
+def test_the_report_has_a_ratio_table_only_with_the_nf_among_the_models():
+    def row(name, kind, bpd, fid):
+        return {"name": name, "kind": kind, "bpd": bpd, "tune": {
+            "best_s": None if kind == "nf" else 0.0, "test_fid_s1": fid, "test_fid_best_s": fid}}
+
+    settings = {"num_samples": 12, "s_values": [0.0, 1.0], "train_reference_images": 24,
+                "test_reference_images": 16, "training": {"steps": 6}}
+    nif = row("nif64-fmnist28-3bit", "nif", 1.5, 20.0)
+    both = reproduce.report_markdown("fmnist", [row("nf-fmnist28-3bit", "nf", 1.6, 40.0), nif],
+                                     settings)
+    assert "| nif64-fmnist28-3bit | 0.938 | 0.992 | 0.50 | 0.56 |" in both
+    alone = reproduce.report_markdown("fmnist", [nif], settings)
+    assert "| nif64-fmnist28-3bit | 1.500 | 1.506 | 20.00 | 0.00 | 20.00 | 23.97 |" in alone
+    assert "ratio to the NF" not in alone
+
+
+def test_the_tables_train_the_authors_setting_whatever_the_zoo_publishes():
+    from nif_zoo.zoo import registry
+
+    configs = reproduce.table_configs("celeba", None)
+    for name, config in configs.items():
+        assert config["model"]["levels"] == 5 and config["model"]["width"] == 256, name
+    with pytest.raises(registry.UnknownModelError, match="no recipe of the authors' setting"):
+        registry.paper_recipe("nif64-mnist28-3bit")

@@ -11,7 +11,7 @@ def add_parser(sub):
                     "samples, a walk off the manifold and reconstruction of uploaded images. "
                     "Needs the [demo] extra (gradio).")
     p.add_argument("model", nargs="?", default=None, metavar="NAME",
-                   help="the model shown first (default: the first bundled one)")
+                   help="the model shown first (default: nif64-celeba64-3bit, the CelebA faces)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (7860)")
     return p

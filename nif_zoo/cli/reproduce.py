@@ -29,6 +29,8 @@ def add_parser(sub):
                    metavar="SECTION.KEY=VALUE",
                    help="override a recipe setting for every model (e.g. train.steps=1000); "
                         "repeatable")
+    p.add_argument("--models", type=lambda text: [n for n in text.split(",") if n], default=None,
+                   metavar="NAME,NAME", help="only these of the table's models (default: all)")
     p.add_argument("--seed", type=int, default=0, help="FID sample seed (0)")
     p.add_argument("--device", default="cpu", help="torch device for Inception (cpu)")
     add_progress_argument(p)
@@ -43,6 +45,6 @@ def run(args):
     enable_compilation_cache()
     reproduce(args.table, args.data_dir, args.out, num_samples=args.num_samples,
               s_values=s_values(args), train_ref=args.train_ref, test_ref=args.test_ref,
-              overrides=args.overrides, seed=args.seed,
+              overrides=args.overrides, seed=args.seed, models=args.models,
               features=fid.InceptionFeatures(device=args.device),
               progress=not getattr(args, "no_progress", False))

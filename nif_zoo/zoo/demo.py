@@ -20,6 +20,7 @@ import numpy as np
 MAX_SAMPLES = 36
 STRIP_S = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
 STRIP_COUNT = 4
+FIRST_MODEL = "nif64-celeba64-3bit"  # shown first when bundled: README command 1's faces
 
 
 def available_models() -> List[str]:
@@ -154,7 +155,8 @@ def build_app(default: Optional[str] = None, state: Optional[DemoState] = None):
     names = available_models()
     if default and default not in names:
         names.insert(0, default)
-    default = default or (names[0] if names else None)
+    if not default:
+        default = FIRST_MODEL if FIRST_MODEL in names else (names[0] if names else None)
 
     def safe(fn, n_outputs):
         """fn returns n_outputs values, or n_outputs values and a message; any error

@@ -44,6 +44,9 @@ from nif_zoo.models.architectures import TABLE
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "configs")
+# the authors' setting of the paper's tables (nif-zoo reproduce), kept apart from the zoo's
+# entries of the same names, which may be smaller recipes published with CPU-trained weights
+PAPER_DIR = os.path.join(CONFIG_DIR, "paper")
 TAGS = {a.tag: a.kind for a in TABLE.values()}  # name prefix -> kind
 TRUNK_TAGS = {"jet": "jet"}  # name prefix -> trunk (no prefix: the Glow)
 NAME_PATTERN = re.compile(
@@ -194,6 +197,19 @@ def list_models(pattern: Optional[str] = None, pretrained_only: bool = False) ->
             continue
         names.append(name)
     return sorted(names)
+
+
+def paper_recipe(name: str) -> Dict[str, Any]:
+    """The raw training config of ``name`` in the authors' setting (``configs/paper/``)."""
+    import yaml
+
+    path = os.path.join(PAPER_DIR, name + ".yaml")
+    if not os.path.exists(path):
+        known = sorted(f[: -len(".yaml")] for f in os.listdir(PAPER_DIR) if f.endswith(".yaml"))
+        raise UnknownModelError(f"no recipe of the authors' setting for {name!r}; there are: "
+                                + ", ".join(known))
+    with open(path) as fh:
+        return yaml.safe_load(fh)
 
 
 def get_entry(name: str) -> ModelEntry:

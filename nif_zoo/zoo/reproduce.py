@@ -20,7 +20,6 @@ batch that cannot fit the devices it sees is refused then, with the numbers.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
@@ -58,16 +57,24 @@ def parse_override(text: str):
     return section, key, yaml.safe_load(value)
 
 
-def table_configs(table: str, data_dir: Optional[str], overrides: Sequence[str] = ()):
-    """The training configs of ``table``'s models: the registry's recipes with ``data_dir``
-    and the ``section.key=value`` overrides applied (the same to every model)."""
+def table_configs(table: str, data_dir: Optional[str], overrides: Sequence[str] = (),
+                  models: Optional[Sequence[str]] = None):
+    """The training configs of ``table``'s models (all, or those of ``models``, in the
+    table's order): their recipes in the authors' setting (``nif_zoo/configs/paper/``) with
+    ``data_dir`` and the ``section.key=value`` overrides applied (the same to every model)."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
+    unknown = sorted(set(models or ()) - set(TABLES[table]))
+    if unknown or (models is not None and not models):
+        raise ValueError(f"{', '.join(unknown) or 'no model'}: not in the {table} table; its "
+                         f"models: {', '.join(TABLES[table])}")
     parsed = [parse_override(o) for o in overrides]
     configs = {}
     for name in TABLES[table]:
-        raw = copy.deepcopy(registry.get_entry(name).config)
-        raw.pop("zoo")
+        if models is not None and name not in models:
+            continue
+        raw = registry.paper_recipe(name)  # the authors' setting, whatever the zoo publishes
+        raw.pop("zoo", None)
         if data_dir is not None:
             raw["data"]["data_dir"] = data_dir
         for section, key, value in parsed:
@@ -196,12 +203,13 @@ def report_markdown(table: str, rows: List[Dict], settings: Dict) -> str:
         lines.append(f"| {r['name']} | {r['bpd']:.3f} | {bpd_paper:.3f} | "
                      f"{t['test_fid_s1']:.2f} | {best} | {t['test_fid_best_s']:.2f} | "
                      f"{fid_paper:.2f} |")
-    nf = next(r for r in rows if compare.is_baseline(r))
-    nf_paper = paper[nf["name"]]
-    lines += ["", "| ratio to the NF | bits/dim here | bits/dim paper | FID here | FID paper |",
-              "|---|---|---|---|---|"]
+    nf = next((r for r in rows if compare.is_baseline(r)), None)  # None: --models left it out
+    nf_paper = paper[nf["name"]] if nf else None
+    if nf and len(rows) > 1:
+        lines += ["", "| ratio to the NF | bits/dim here | bits/dim paper | FID here | "
+                  "FID paper |", "|---|---|---|---|---|"]
     for r in rows:
-        if r is nf:
+        if nf is None or r is nf:
             continue
         fid_paper, bpd_paper = paper[r["name"]]
         lines.append(f"| {r['name']} | {r['bpd'] / nf['bpd']:.3f} | "
@@ -225,9 +233,11 @@ def reproduce(table: str, data_dir: Optional[str], out: str, *,
               s_values: Sequence[float] = compare.PAPER_S_GRID,
               train_ref: Optional[int] = None, test_ref: Optional[int] = None,
               overrides: Sequence[str] = (), seed: int = 0, features: Optional[Callable] = None,
-              progress: bool = True, say: Callable = print) -> Dict[str, Any]:
-    """Train, measure and report ``table`` (see the module docstring); resumable."""
-    configs = table_configs(table, data_dir, overrides)
+              models: Optional[Sequence[str]] = None, progress: bool = True,
+              say: Callable = print) -> Dict[str, Any]:
+    """Train, measure and report ``table`` (see the module docstring), or only ``models``
+    of it; resumable."""
+    configs = table_configs(table, data_dir, overrides, models)
     names = list(configs)
     first = configs[names[0]]
     train_ref = train_ref or num_samples

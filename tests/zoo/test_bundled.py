@@ -32,7 +32,8 @@ def test_every_bundled_model_is_in_checkpoints_and_small():
         folder = os.path.join(REPO, "checkpoints", name)
         assert os.path.isfile(os.path.join(folder, "SHA256SUMS")), f"{name}: not published"
         size = folder_size(folder)
-        assert size < 5 * MB, f"{name}: {size / MB:.1f} MB"
+        # a few MB each: 64x64 colour models (CelebA) hold ~2M parameters, 9 MB in float32
+        assert size < 10 * MB, f"{name}: {size / MB:.1f} MB"
         total += size
     assert total < 60 * MB
     extra = set(os.listdir(os.path.join(REPO, "checkpoints"))) - set(BUNDLED)
