@@ -22,12 +22,18 @@ fastbin chunk") when it reloads the cached training step from the cache on the C
 and later reload it correctly (issue 40, docs/install.md)."""
 
 
-def jax_version() -> tuple:
-    """The installed JAX's (major, minor, patch) as integers, read from its package metadata
-    (without importing JAX, which reads its cache settings from the environment on import)."""
+def package_version(name: str) -> tuple:
+    """An installed package's (major, minor, patch) as integers, read from its metadata
+    without importing it; ``importlib.metadata.PackageNotFoundError`` when not installed."""
     from importlib.metadata import version
 
-    return tuple(int(p) for p in version("jax").split(".")[:3] if p.isdigit())
+    return tuple(int(p) for p in version(name).split(".")[:3] if p.isdigit())
+
+
+def jax_version() -> tuple:
+    """The installed JAX's version (:func:`package_version`: JAX is not imported, since it
+    reads its cache settings from the environment on import)."""
+    return package_version("jax")
 
 
 def enable_compilation_cache(path: Optional[str] = None) -> Optional[str]:

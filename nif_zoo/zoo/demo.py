@@ -128,16 +128,18 @@ def import_gradio():
     """Gradio, or an ImportError that says what to install: when it is missing, older than
     the demo needs, or installed but failing to import (gradio 5.0-5.5 with huggingface-hub
     1.x, for one)."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError
+
+    from nif_zoo.cache import package_version
 
     fix = 'pip install -U "nif-zoo[demo]"'
     try:
-        installed = version("gradio")
+        numbers = package_version("gradio")
     except PackageNotFoundError:
         raise ImportError(f"the demo needs Gradio >= {GRADIO_MINIMUM[0]}.{GRADIO_MINIMUM[1]}: "
                           f"{fix}") from None
-    numbers = tuple(int(p) for p in installed.split(".")[:2] if p.isdigit())
-    if numbers < GRADIO_MINIMUM:
+    installed = ".".join(map(str, numbers))
+    if numbers[:2] < GRADIO_MINIMUM:
         raise ImportError(f"the demo needs Gradio >= {GRADIO_MINIMUM[0]}.{GRADIO_MINIMUM[1]}; "
                           f"gradio {installed} is installed: {fix}")
     try:
