@@ -76,3 +76,11 @@ class MeanPixelFeatures:
 def stub_features():
     """A cheap stand-in for the Inception feature extractor (a class; instances count calls)."""
     return MeanPixelFeatures
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Files with tests marked ``slow`` first (the suite runs ``--dist loadfile``: a worker
+    takes a whole file, in this order), so that the two workers share the long files from
+    the start and the run does not end with one worker alone on a long file."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the rest keep their order
