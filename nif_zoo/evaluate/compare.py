@@ -156,7 +156,27 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
     return "\n".join(lines)
 
 
-PAPER_FMNIST = {"nf_bpd": 1.518, "nif64_bpd": 1.506, "nf_fid": 42.77, "nif64_fid": 23.97}
+# The paper's Table 1 (FID at the tuned s) and Table 2 (bits/dim of 3-bit data), per data
+# set (the ``dataset`` of a data config) and model: (FID, bits/dim).
+PAPER_TABLES = {
+    "fashion_mnist": {"nf": (42.77, 1.518), "nif64": (23.97, 1.506), "nif128": (23.23, 1.506)},
+    "cifar10": {"nf": (78.58, 1.072), "nif64": (80.15, 1.069), "nif128": (79.38, 1.071)},
+    "celeba": {"nf": (63.07, 0.852), "nif64": (30.96, 0.839), "nif128": (34.46, 0.835)},
+}
+PAPER_DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "celeba": "CelebA"}
+# A NIF's FID gain holds where its FID at the tuned s is at most this times its NF's (the
+# paper: 0.56 on Fashion-MNIST, 0.49 on CelebA); where the paper found no gain (CIFAR-10,
+# 1.02), "no gain" holds for a ratio of at least NO_FID_GAIN.
+FID_GAIN = 0.6
+NO_FID_GAIN = 0.9
+
+
+def paper_reference(dataset: str):
+    """(the PAPER_TABLES key, its label) the claims of ``dataset`` are held to: its own
+    tables, or, for data the paper does not use (MNIST), its Fashion-MNIST setting."""
+    if dataset in PAPER_TABLES:
+        return dataset, PAPER_DATASET_NAMES[dataset]
+    return "fashion_mnist", f"Fashion-MNIST; the paper has no {dataset}"
 
 
 def interior_minimum(sweep: List[Dict]) -> bool:
@@ -185,27 +205,36 @@ def nif_baseline_pairs(rows: List[Dict]) -> List[tuple]:
     return [(r, nf) for r, nf in pairs if nf is not None]
 
 
-def claims_markdown(rows: List[Dict]) -> str:
-    """The paper's claims next to what these models measured: bits/dim (Table 2), FID at the
-    tuned s (Table 1), an interior FID minimum in s (Fig. 7), class separation (Fig. 4)."""
+def claims_markdown(rows: List[Dict], dataset: str = "fashion_mnist") -> str:
+    """The paper's claims on ``dataset`` (:func:`paper_reference`) next to what these models
+    measured: bits/dim (Table 2), FID at the tuned s (Table 1: a gain of at most
+    :data:`FID_GAIN` x the NF's, or no gain where the paper found none), an interior FID
+    minimum in s (Fig. 7), class separation (Fig. 4)."""
     pairs = nif_baseline_pairs(rows)
     if not pairs:
         return ""
-    p = PAPER_FMNIST
-    lines = ["| claim (paper, Fashion-MNIST) | paper | here | holds |", "|---|---|---|---|"]
+    key, label = paper_reference(dataset)
+    nf_fid_paper, nf_bpd_paper = PAPER_TABLES[key]["nf"]
+    nif_fid_paper, nif_bpd_paper = PAPER_TABLES[key]["nif64"]
+    lines = [f"| claim (paper, {label}) | paper (NIF-64 / NF) | here | holds |", "|---|---|---|---|"]
     for r, nf in pairs:
         ratio = r["bpd"] / nf["bpd"]
         lines.append(f"| {r['name']} bits/dim <= {nf['name']} x 1.01 (Table 2) | "
-                     f"{p['nif64_bpd']} / {p['nf_bpd']} = {p['nif64_bpd'] / p['nf_bpd']:.3f} | "
+                     f"{nif_bpd_paper} / {nf_bpd_paper} = {nif_bpd_paper / nf_bpd_paper:.3f} | "
                      f"{r['bpd']:.3f} / {nf['bpd']:.3f} = {ratio:.3f} | "
                      f"{'yes' if ratio <= 1.01 else 'no'} |")
+    paper_ratio = nif_fid_paper / nf_fid_paper
+    gain = paper_ratio <= FID_GAIN
     for r, nf in pairs:
         nf_fid = nf["tune"]["test_fid_best_s"]
         ratio = r["tune"]["test_fid_best_s"] / nf_fid
-        lines.append(f"| {r['name']} FID at tuned s <= 0.7 x {nf['name']} FID (Table 1) | "
-                     f"{p['nif64_fid']} / {p['nf_fid']} = {p['nif64_fid'] / p['nf_fid']:.2f} | "
+        claim = (f"FID at tuned s <= {FID_GAIN:g} x {nf['name']} FID" if gain else
+                 f"FID at tuned s: no gain over {nf['name']} (ratio >= {NO_FID_GAIN:g})")
+        holds = ratio <= FID_GAIN if gain else ratio >= NO_FID_GAIN
+        lines.append(f"| {r['name']} {claim} (Table 1) | "
+                     f"{nif_fid_paper} / {nf_fid_paper} = {paper_ratio:.2f} | "
                      f"{r['tune']['test_fid_best_s']:.1f} / {nf_fid:.1f} = {ratio:.2f} | "
-                     f"{'yes' if ratio <= 0.7 else 'no'} |")
+                     f"{'yes' if holds else 'no'} |")
     for r, _ in pairs:
         sweep = r["tune"]["sweep"]
         lines.append(f"| {r['name']} FID vs s has an interior minimum (Fig. 7) | yes | best s = "

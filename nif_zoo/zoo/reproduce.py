@@ -35,15 +35,12 @@ from nif_zoo.models.architectures import architecture
 from nif_zoo.train import load_trained, make_config, train
 from nif_zoo.zoo import registry
 
+# the paper's Table 1 (FID) and Table 2 (bits/dim), per model of each table
 TABLES: Dict[str, Dict[str, Any]] = {
-    # the paper's Table 1 (FID) and Table 2 (bits/dim), per model of the table
-    "fmnist": {"nf-fmnist28-3bit": (42.77, 1.518), "nif64-fmnist28-3bit": (23.97, 1.506),
-               "nif128-fmnist28-3bit": (23.23, 1.506)},
-    "cifar": {"nf-cifar32-3bit": (78.58, 1.072), "nif64-cifar32-3bit": (80.15, 1.069),
-              "nif128-cifar32-3bit": (79.38, 1.071)},
-    "celeba": {"nf-celeba64-3bit": (63.07, 0.852), "nif64-celeba64-3bit": (30.96, 0.839),
-               "nif128-celeba64-3bit": (34.46, 0.835)},
-}
+    table: {f"{model}-{shape}-3bit": numbers
+            for model, numbers in compare.PAPER_TABLES[dataset].items()}
+    for table, dataset, shape in (("fmnist", "fashion_mnist", "fmnist28"),
+                                  ("cifar", "cifar10", "cifar32"), ("celeba", "celeba", "celeba64"))}
 AUTHORS_SAMPLES = 25000
 
 
