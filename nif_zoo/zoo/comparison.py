@@ -17,6 +17,10 @@ from nif_zoo.evaluate.likelihood import evaluation_data
 from nif_zoo.models.architectures import trunk_of
 
 
+SAME_DATA_KEYS = ("dataset", "image_shape", "n_bits", "fit", "data_dir", "split_scheme",
+                  "split_seed", "skip_bad_files")
+
+
 def shared_data_config(names: Sequence[str]) -> Dict:
     """The data section the models were trained on; they must agree."""
     from nif_zoo.zoo import registry
@@ -24,8 +28,9 @@ def shared_data_config(names: Sequence[str]) -> Dict:
     configs = {}
     for name in names:
         d = registry.get_entry(name).config["data"]
-        configs[name] = {k: d.get(k) for k in ("dataset", "image_shape", "n_bits", "fit",
-                                               "data_dir")}
+        # which images (the split too: a random split's test faces are not every 20th), not
+        # how training used them (flips, evaluation settings); unset keys keep their defaults
+        configs[name] = {k: d[k] for k in SAME_DATA_KEYS if d.get(k) is not None}
     first = next(iter(configs.values()))
     different = [n for n, c in configs.items() if c != first]
     if different:
@@ -201,7 +206,7 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
         say(f"{name}: test FID {tune['test_fid_best_s']:.2f} at s = {tune['best_s']}, "
             f"{tune['test_fid_s1']:.2f} at s = 1")
     table = compare.comparison_markdown(rows, settings)
-    claims = compare.claims_markdown(rows)
+    claims = compare.claims_markdown(rows, data["dataset"])
     summary = "\n\n".join(filter(None, (compare.summarise(rows),
                                          compare.score_step_summary(rows)))) or None
     with open(os.path.join(out_dir, "comparison.md"), "w") as fh:
