@@ -113,7 +113,7 @@ def test_the_shared_data_keeps_the_split_the_models_were_trained_on():
     data = shared_data_config(["nf-celeba64-3bit", "nif64-celeba64-3bit"])
     assert data["split_scheme"] == "random_80_10_10" and data["split_seed"] == 0
     assert "flip" not in data and "eval_split" not in data  # how they trained, not which images
-    assert "split_scheme" not in shared_data_config(["nf-lfw24"])  # unset: the default kept
+    assert shared_data_config(["nf-lfw24"])["split_scheme"] == "every_20th"  # the default
 
 
 @pytest.mark.slow
