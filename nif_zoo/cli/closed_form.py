@@ -18,9 +18,13 @@ def check_new_folder(out: str, source: str, command: str) -> str:
     return path
 
 
-def fit_and_save(args, fit, *, command: str, eval_split: str, record_metrics, card_note=None):
+def fit_and_save(args, fit, *, command: str, eval_split: str, record_metrics, card_note=None,
+                 select_split: str = None):
     """``args.model`` loaded (once ``--out`` is known to be new), ``fit(model, train_images,
-    test_images)`` -> (fitted model, record) on its training record's data; the fitted model saved to ``args.out`` with its held-out metrics measured
+    test_images)`` -> (fitted model, record) on its training record's data (with
+    ``select_split``: ``fit(model, train_images, test_images, validation_images)``, the
+    images of that split, on which the fit is early stopped); the fitted model saved to
+    ``args.out`` with its held-out metrics measured
     on the saved weights, plus ``record_metrics(record, saved test bits/dim)``; the card is
     the default one plus ``card_note(metrics, record)``. Returns the metrics."""
     from nif_zoo.evaluate.likelihood import evaluation_data
@@ -36,7 +40,14 @@ def fit_and_save(args, fit, *, command: str, eval_split: str, record_metrics, ca
     data = dict(training["data"], image_shape=list(model.image_shape), n_bits=model.n_bits)
     train = evaluation_data(data, "train", args.train_limit, progress(args))
     test = evaluation_data(data, eval_split(data), args.test_limit, progress(args))
-    fitted, record = fit(model, train.images, test.images)
+    if select_split:
+        if select_split == test.split:
+            raise ValueError(f"the fit is measured on the {test.split} split; it cannot also be "
+                             "early stopped on it (choose another split to select on)")
+        selection = evaluation_data(data, select_split, args.test_limit, progress(args))
+        fitted, record = fit(model, train.images, test.images, selection.images)
+    else:
+        fitted, record = fit(model, train.images, test.images)
 
     def measure(saved):  # the card's numbers are the saved weights'
         metrics = {**heldout_metrics(saved, test.images), "split": test.split}

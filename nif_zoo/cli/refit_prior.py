@@ -18,6 +18,10 @@ def add_parser(sub):
     p.add_argument("--flow-steps", type=int, default=1000,
                    help="deep NIF: Adam steps refitting its low-dimensional flow to the "
                         "refit layer (1000; 0: none)")
+    p.add_argument("--select-on", default="validation", metavar="SPLIT",
+                   help="early stop the refit on this held-out split's likelihood and keep "
+                        "the best of the trained layer and every EM step (validation; "
+                        "'none': keep the last EM step)")
     return p
 
 
@@ -25,14 +29,17 @@ def run(args):
     from nif_zoo.zoo.publish import refit_record
     from nif_zoo.train.refit import refit_and_measure
 
-    def fit(model, train, test):
+    def fit(model, train, test, validation=None):
         report = refit_and_measure(model, train, test, iterations=args.iterations, tol=args.tol,
                                    flow_steps=args.flow_steps, seed=args.seed,
-                                   progress=progress(args))
+                                   validation_images=validation, progress=progress(args))
         return report.model, report.record
 
     return fit_and_save(
         args, fit, command="refit-prior",
-        eval_split=lambda data: data.get("eval_split") or "test",
+        select_split=None if args.select_on == "none" else args.select_on,
+        # measured on the test split when validation chooses the step; else on the run's own
+        eval_split=lambda data: ("test" if args.select_on != "none"
+                                 else data.get("eval_split") or "test"),
         record_metrics=lambda record, bpd: {"prior_fit_before": record["prior_fit_before"],
                                             "refit": refit_record(record, bpd)})

@@ -134,40 +134,77 @@ def m_step(sums: Sums, A, log_var, floor: float = DEFAULT_FLOOR):
 
 
 class FitStep(NamedTuple):
-    iteration: int
+    iteration: int       # EM steps taken; -1: the starting parameters (b, A, Sigma as given)
     mean_log_lik: float  # (1/D) sum_n log N(y_n | b, A A^T + Sigma), nats per point
+    heldout_mean_log_lik: Optional[float] = None  # the same on the held-out points, if any
+
+
+class FitResult(NamedTuple):
+    A: jnp.ndarray
+    b: jnp.ndarray
+    log_var: jnp.ndarray
+    history: List[FitStep]  # history[0] at the mean b and the initial A, Sigma; then per step
+    kept: int               # the iteration whose parameters these are (-1: the start)
+    start: Optional[FitStep] = None  # the starting parameters' fit (with held-out points)
 
 
 def fit(batches: Callable[[], Iterable], A, b, log_var, *, iterations: int = 100,
         tol: float = 1e-4, floor: float = DEFAULT_FLOOR,
-        callback: Optional[Callable[[FitStep], None]] = None):
+        heldout: Optional[Callable[[], Iterable]] = None, patience: int = 3,
+        callback: Optional[Callable[[FitStep], None]] = None) -> FitResult:
     """Refit (b, A, log_var) to the data streamed by ``batches()`` (called once per pass;
     arrays (n, B, R)), starting from the given A and log_var (warm start): b = mean, then
     up to ``iterations`` EM steps, stopping early when the mean log-likelihood per point
-    rises by less than ``tol`` nats. Returns (A, b, log_var, history): ``history[k]`` is
-    the mean log-likelihood after k steps (``history[0]`` at the mean b and the initial
-    A, Sigma); it never decreases (up to float rounding)."""
+    rises by less than ``tol`` nats. ``history[k]`` is the mean log-likelihood after k steps
+    (``history[0]`` at the mean b and the initial A, Sigma); it never decreases (up to float
+    rounding).
+
+    Without ``heldout`` the last step's parameters are returned (``kept`` = its iteration).
+    With held-out points (``heldout()`` streams them like ``batches()``) the fit is early
+    stopped on them: their mean log-likelihood is measured at the start (iteration -1: the
+    parameters as given), at the mean b and after every EM step, EM stops once it has not
+    improved for ``patience`` steps, and the parameters of the best of these are returned,
+    the start included: a refit that does not generalise leaves the parameters unchanged."""
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0; got {iterations}")
+    if patience < 1:
+        raise ValueError(f"patience must be >= 1; got {patience}")
     A = jnp.asarray(A, jnp.float32)
     log_var = jnp.asarray(log_var, jnp.float32)
     b0 = jnp.asarray(b, jnp.float32)
+
+    def heldout_log_lik(A, b, log_var):
+        if heldout is None:
+            return None
+        sums = accumulate(heldout(), A, b, log_var)
+        return sums.log_lik / sums.count
+
     sums = accumulate(batches(), A, b0, log_var)
+    start = FitStep(-1, sums.log_lik / sums.count, heldout_log_lik(A, b0, log_var))
+    best = (start.heldout_mean_log_lik, -1, (A, b0, log_var))
     b = jnp.asarray(mean_of(sums), jnp.float32)
     sums = accumulate(batches(), A, b, log_var)
-    history: List[FitStep] = [FitStep(0, sums.log_lik / sums.count)]
+    history: List[FitStep] = [FitStep(0, sums.log_lik / sums.count,
+                                      heldout_log_lik(A, b, log_var))]
     if callback:
         callback(history[-1])
-    for k in range(1, iterations + 1):
-        new_a, new_log_var = m_step(sums, A, log_var, floor)
-        new_sums = accumulate(batches(), new_a, b, new_log_var)
-        A, log_var, sums = jnp.asarray(new_a), jnp.asarray(new_log_var), new_sums
-        history.append(FitStep(k, sums.log_lik / sums.count))
-        if callback:
-            callback(history[-1])
-        if history[-1].mean_log_lik - history[-2].mean_log_lik < tol:
+    for k in range(0, iterations + 1):
+        if k:
+            new_a, new_log_var = m_step(sums, A, log_var, floor)
+            new_sums = accumulate(batches(), new_a, b, new_log_var)
+            A, log_var, sums = jnp.asarray(new_a), jnp.asarray(new_log_var), new_sums
+            history.append(FitStep(k, sums.log_lik / sums.count, heldout_log_lik(A, b, log_var)))
+            if callback:
+                callback(history[-1])
+        step = history[-1]
+        if heldout is None or step.heldout_mean_log_lik > best[0]:
+            best = (step.heldout_mean_log_lik, k, (A, b, log_var))
+        if heldout is not None and k - max(best[1], 0) >= patience:
+            break  # no better on the held-out points for ``patience`` steps
+        if k and history[-1].mean_log_lik - history[-2].mean_log_lik < tol:
             break
-    return A, b, log_var, history
+    _, kept, (A, b, log_var) = best
+    return FitResult(A, b, log_var, history, kept, start)
 
 
 # ----------------------------------------------------------------------------- a start in closed form

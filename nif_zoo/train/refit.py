@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import jax
 import jax.numpy as jnp
@@ -43,8 +43,19 @@ DEFAULT_MAX_CACHE_BYTES = 2 * 2 ** 30
 class RefitResult:
     model: Model
     history: List[factor_analysis.FitStep]  # history[0]: at b = mean, the SGD A and Sigma
-    initial_log_lik: float                  # mean log-likelihood at the SGD (b, A, Sigma)
+    initial_log_lik: float                  # mean log-likelihood at the start (b, A, Sigma)
     images: int
+    kept: int = -1  # the EM step whose layer the model has (-1: the layer as it was)
+    heldout_initial_log_lik: Optional[float] = None  # held-out images' at the SGD layer
+    heldout_images: int = 0
+
+    @property
+    def kept_step(self) -> factor_analysis.FitStep:
+        """The fit of the layer the model has (the SGD layer's when the refit was not kept)."""
+        if self.kept == -1:
+            return factor_analysis.FitStep(-1, self.initial_log_lik,
+                                           self.heldout_initial_log_lik)
+        return self.history[self.kept]
 
 
 def nif_name(model: Model) -> str:
@@ -126,13 +137,21 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
                 tol: float = DEFAULT_TOL, seed: int = 0, batch_size: int = 500,
                 floor: float = factor_analysis.DEFAULT_FLOOR,
                 max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
-                progress: bool = False, init: str = "current") -> RefitResult:
+                progress: bool = False, init: str = "current",
+                heldout_images=None, patience: int = 3) -> RefitResult:
     """A copy of ``model`` whose Gaussian NIF has b = the mean trunk latent of ``images``
     (uint8, the model's shape and bits) and A, Sigma refit by up to ``iterations`` EM steps
     (stopping when a step gains less than ``tol`` nats per image). EM starts from the
     layer's current A and Sigma (``init="current"``) or from probabilistic PCA of the
     latents (``init="principal"``, :func:`nif_zoo.nif.factor_analysis.principal_init`: a
-    start that does not depend on the layer's parameters, never below N(0, I))."""
+    start that does not depend on the layer's parameters, never below N(0, I)).
+
+    With ``heldout_images`` (validation images, never the test split) the refit is early
+    stopped on their likelihood (:func:`nif_zoo.nif.factor_analysis.fit`): the layer kept is
+    the best of the current one, b = mean and every EM step, so a refit that overfits the
+    training images (a flow's latents have as many dimensions as pixels; EM fits A and
+    Sigma to one dequantisation draw) is cut short or not kept at all (``kept`` -1: the
+    model is returned unchanged)."""
     from tqdm.auto import tqdm
 
     if init not in ("current", "principal"):
@@ -150,29 +169,48 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
     def batches():  # the factor-analysis layout of the NIF form, batch by batch
         return (np.asarray(nif.blocks(y)) for y in latents())
 
+    heldout = None
+    if heldout_images is not None:
+        if init != "current":
+            raise ValueError("held-out selection compares the refit with the current layer; "
+                             "it needs init='current'")
+        heldout_images = check_images(heldout_images, model.image_shape, model.n_bits)
+        heldout_latents = trunk_latents(model, heldout_images, seed=seed + 1,
+                                        batch_size=batch_size, max_cache_bytes=max_cache_bytes,
+                                        progress=progress)
+
+        def heldout():
+            return (np.asarray(nif.blocks(y)) for y in heldout_latents())
+
     if init == "principal":
         A, b, log_var = factor_analysis.principal_init(batches(), np.shape(A)[1], floor)
 
-    initial = factor_analysis.accumulate(batches(), jnp.asarray(A), jnp.asarray(b),
-                                         jnp.asarray(log_var))
     bar = tqdm(total=iterations, unit="EM step", desc="refit", disable=not progress)
 
     def report(step: factor_analysis.FitStep):
         if step.iteration:
             bar.update(1)
-        bar.set_postfix(log_lik=f"{step.mean_log_lik:.2f}")
+        postfix = {"log_lik": f"{step.mean_log_lik:.2f}"}
+        if step.heldout_mean_log_lik is not None:
+            postfix["heldout"] = f"{step.heldout_mean_log_lik:.2f}"
+        bar.set_postfix(postfix)
 
     try:
-        A, b, log_var, history = factor_analysis.fit(
-            batches, A, b, log_var, iterations=iterations, tol=tol, floor=floor,
-            callback=report)
+        fitted = factor_analysis.fit(batches, A, b, log_var, iterations=iterations, tol=tol,
+                                     floor=floor, heldout=heldout, patience=patience,
+                                     callback=report)
     finally:
         bar.close()
-    new_params = {**params, name: {**params[name],
-                                   **nif.parameters_from_blocks(A, b, log_var)}}
-    variables = {**model.variables, "params": new_params}
-    return RefitResult(model.with_variables(variables), history,
-                       initial.log_lik / initial.count, len(images))
+    if fitted.kept == -1:
+        refit = model  # the current layer generalises best: nothing changes
+    else:
+        new_params = {**params, name: {**params[name], **nif.parameters_from_blocks(
+            fitted.A, fitted.b, fitted.log_var)}}
+        refit = model.with_variables({**model.variables, "params": new_params})
+    return RefitResult(refit, fitted.history, fitted.start.mean_log_lik, len(images),
+                       kept=fitted.kept,
+                       heldout_initial_log_lik=fitted.start.heldout_mean_log_lik,
+                       heldout_images=0 if heldout_images is None else len(heldout_images))
 
 
 @dataclasses.dataclass
@@ -243,11 +281,14 @@ class RefitReport:
 
 def refit_and_measure(model: Model, train_images, test_images, *,
                       iterations: int = DEFAULT_ITERATIONS, tol: float = DEFAULT_TOL,
-                      flow_steps: int = 0, seed: int = 0, progress: bool = False) -> RefitReport:
+                      flow_steps: int = 0, seed: int = 0, validation_images=None,
+                      patience: int = 3, progress: bool = False) -> RefitReport:
     """The closed-form refit of the Gaussian NIF on ``train_images`` (and for a deep NIF,
     ``flow_steps`` Adam steps refitting its low-dimensional flow to the new layer), with the
     held-out bits/dim and prior-fit diagnostics on ``test_images`` before and after (the
-    ``nif-zoo refit-prior`` command and ``nif-zoo publish``)."""
+    ``nif-zoo refit-prior`` command and ``nif-zoo publish``). With ``validation_images`` the
+    refit is early stopped on them (:func:`refit_prior`; the test images never choose), and
+    when no refit step beats the trained layer there, the model is kept as it was."""
     from nif_zoo.evaluate.likelihood import heldout_bits_per_dim
     from nif_zoo.evaluate.prior_fit import describe, prior_fit
 
@@ -256,22 +297,38 @@ def refit_and_measure(model: Model, train_images, test_images, *,
     fit_before = prior_fit(model, test_images)
     say(f"before: held-out bits/dim {before['bpd']:.4f}; {describe(fit_before)}", flush=True)
     result = refit_prior(model, train_images, iterations=iterations, tol=tol, seed=seed,
+                         heldout_images=validation_images, patience=patience,
                          progress=progress)
     refit, flow = result.model, None
-    if flow_steps and has_latent_flow(model):
+    if flow_steps and has_latent_flow(model) and result.kept != -1:
         flow = refit_latent_flow(refit, train_images, steps=flow_steps, seed=seed,
                                  progress=progress)
         refit = flow.model
     after = heldout_bits_per_dim(refit, test_images, seed=0)
     fit_after = prior_fit(refit, test_images)
-    record = {"images": result.images, "em_steps": result.history[-1].iteration,
+    kept = result.kept_step
+    record = {"images": result.images, "em_steps": max(kept.iteration, 0),
               "train_log_lik_before": result.initial_log_lik,
-              "train_log_lik_after": result.history[-1].mean_log_lik,
+              "train_log_lik_after": kept.mean_log_lik,
               "test_bpd_before": before["bpd"], "test_bpd_after": after["bpd"],
               "prior_fit_before": fit_before}
+    if validation_images is not None:
+        record.update(kept=result.kept >= 0, em_steps_run=result.history[-1].iteration,
+                      validation_images=result.heldout_images,
+                      validation_log_lik_before=result.heldout_initial_log_lik,
+                      validation_log_lik_after=kept.heldout_mean_log_lik,
+                      validation_log_lik_by_step=[step.heldout_mean_log_lik
+                                                  for step in result.history])
     if flow is not None:
         record.update(flow_steps=flow.steps,
                       flow_loss_first=flow.losses[0], flow_loss_last=flow.losses[-1])
-    say(f"after {record['em_steps']} EM steps on {result.images} training images: held-out "
-        f"bits/dim {after['bpd']:.4f}; {describe(fit_after)}", flush=True)
+    if result.kept == -1:
+        say(f"after: the refit is not kept (neither b = mean nor any of "
+            f"{result.history[-1].iteration} EM steps on "
+            f"{result.images} training images raised the likelihood of the "
+            f"{result.heldout_images} validation images): held-out bits/dim "
+            f"{after['bpd']:.4f}; {describe(fit_after)}", flush=True)
+    else:
+        say(f"after {record['em_steps']} EM steps on {result.images} training images: held-out "
+            f"bits/dim {after['bpd']:.4f}; {describe(fit_after)}", flush=True)
     return RefitReport(refit, record, after, fit_after)

@@ -57,9 +57,22 @@ def prior_fit_rows(stats) -> list:
 
 
 def refit_text(refit) -> str:
+    if refit.get("kept") is False:  # early stopped on validation before its first step
+        return (f"Prior refit (closed form, `nif-zoo refit-prior`): tried and not kept. Setting b "
+                f"to the mean trunk latent of the {refit['images']} training images and refitting "
+                f"(A, Sigma) by factor-analysis EM ({refit['em_steps_run']} steps) raised the "
+                f"training log-likelihood but never that of the "
+                f"{refit['validation_images']} validation images above the trained layer's "
+                f"({refit['validation_log_lik_before']:.2f} nats/image), so the trained layer is "
+                f"published; test bits/dim {refit['test_bpd_after']:.4f}.")
+    selected = (f", the number of steps chosen by the likelihood of the "
+                f"{refit['validation_images']} validation images "
+                f"({refit['validation_log_lik_before']:.2f} -> "
+                f"{refit['validation_log_lik_after']:.2f} nats/image; "
+                f"{refit['em_steps_run']} steps run)" if "validation_images" in refit else "")
     return (f"Prior refit (closed form, `nif-zoo refit-prior`): after SGD, b was set to the mean "
             f"trunk latent of the {refit['images']} training images and (A, Sigma) refit by "
-            f"{refit['em_steps']} factor-analysis EM steps with the trunk fixed; training "
+            f"{refit['em_steps']} factor-analysis EM steps with the trunk fixed{selected}; training "
             f"log-likelihood {refit['train_log_lik_before']:.2f} -> "
             f"{refit['train_log_lik_after']:.2f} nats/image, test bits/dim "
             f"{refit['test_bpd_before']:.4f} -> {refit['test_bpd_after']:.4f}"

@@ -116,9 +116,12 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
         if progress:
             print(f"{name}: refitting the prior on the training split ...", flush=True)
         train = evaluation_data(data, "train", data.get("limit"))
+        select_on = zoo.get("refit_select_on")  # early stopped there; the test split never chooses
+        validation = evaluation_data(data, select_on, limit).images if select_on else None
         refit = refit_and_measure(model, train.images, test.images,
                                   iterations=zoo["refit_iterations"],
-                                  flow_steps=zoo.get("refit_flow_steps", 0), progress=progress)
+                                  flow_steps=zoo.get("refit_flow_steps", 0),
+                                  validation_images=validation, progress=progress)
         model = refit.model
     checkpoints_root = checkpoints_root or os.path.join(REPO_ROOT, "checkpoints")
     cards_root = cards_root or os.path.join(REPO_ROOT, "model_cards")

@@ -41,7 +41,7 @@ def mean_logpdf(y, A, b, log_var):
 
 def dense_fit(y, A0, lv0, iterations, tol=-np.inf):
     blocks = fa.dense_blocks(y)
-    A, b, lv, hist = fa.fit(lambda: [blocks[:150], blocks[150:]], A0, np.zeros((1, y.shape[1])),
+    A, b, lv, hist, *_ = fa.fit(lambda: [blocks[:150], blocks[150:]], A0, np.zeros((1, y.shape[1])),
                             lv0, iterations=iterations, tol=tol)
     return np.asarray(A), np.asarray(b)[0], np.asarray(lv)[0], hist
 
@@ -100,6 +100,77 @@ def test_early_stop_and_bad_input():
         fa.fit(lambda: [], np.ones((6, 2)), np.zeros((1, 6)), np.zeros((1, 6)), iterations=1)
 
 
+def test_held_out_selection_keeps_the_best_fit_on_the_held_out_points():
+    """Few training points in many dimensions: EM overfits them. With held-out points the fit
+    returns the parameters of the best held-out likelihood (scipy's, float64) among the start,
+    b = mean and every EM step, and stops ``patience`` steps after it."""
+    r = np.random.default_rng(7)
+    dim, m = 12, 2
+    A_true = r.normal(size=(dim, m)).astype(np.float32)
+    lv_true = np.full(dim, -1.0, np.float32)
+    b_true = np.full(dim, 0.5, np.float32)
+
+    def draw(n):
+        noise = np.exp(0.5 * lv_true) * r.normal(size=(n, dim))
+        return (r.normal(size=(n, m)) @ A_true.T + b_true + noise).astype(np.float32)
+
+    train, heldout = draw(15), draw(3000)
+    blocks, held = fa.dense_blocks(train), fa.dense_blocks(heldout)
+    A0 = (A_true + 0.3 * r.normal(size=A_true.shape)).astype(np.float32)   # near the truth
+    # without held-out points: every step is taken and the last one returned
+    plain = fa.fit(lambda: [blocks], A0, b_true[None], lv_true[None], iterations=60,
+                   tol=-np.inf)
+    assert plain.kept == 60 and plain.history[-1].heldout_mean_log_lik is None
+    # with them: each step's held-out likelihood is scipy's at that step's parameters
+    fitted = fa.fit(lambda: [blocks], A0, b_true[None], lv_true[None], iterations=60,
+                    tol=-np.inf, heldout=lambda: [held[:1000], held[1000:]], patience=3)
+    steps = [fitted.start, *fitted.history]
+    params = [(A0, b_true, lv_true)]
+    for step in fitted.history:  # the same steps again, stopped there: its parameters
+        k = step.iteration
+        again = fa.fit(lambda: [blocks], A0, b_true[None], lv_true[None], iterations=k,
+                       tol=-np.inf)
+        params.append((np.asarray(again.A), np.asarray(again.b)[0],
+                       np.asarray(again.log_var)[0]))
+    reference = [mean_logpdf(heldout, *p) for p in params]
+    for step, value in zip(steps, reference):
+        assert step.heldout_mean_log_lik == pytest.approx(value, abs=2e-3)
+    # the training likelihood keeps climbing while the held-out one turns: overfitting
+    assert fitted.history[-1].mean_log_lik > fitted.history[0].mean_log_lik
+    best = int(np.argmax(reference)) - 1                     # -1: the start
+    assert fitted.kept == best
+    np.testing.assert_allclose(np.asarray(fitted.A), params[best + 1][0], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fitted.log_var)[0], params[best + 1][2], atol=1e-6)
+    assert fitted.history[-1].iteration == max(best, 0) + 3 < 60   # stopped by patience
+    with pytest.raises(ValueError, match="patience"):
+        fa.fit(lambda: [blocks], A0, b_true[None], lv_true[None], heldout=lambda: [held],
+               patience=0)
+
+
+def test_held_out_selection_keeps_the_start_when_it_generalises_best():
+    """Started at the true parameters with 8 training points in 12 dimensions, no refit beats
+    the start on 4000 held-out points: the start comes back unchanged."""
+    r = np.random.default_rng(11)
+    dim, m = 12, 3
+    A_true = r.normal(size=(dim, m)).astype(np.float32)
+    lv_true = np.full((1, dim), -0.5, np.float32)
+    b_true = np.zeros((1, dim), np.float32)
+
+    def draw(n):
+        return (r.normal(size=(n, m)) @ A_true.T
+                + np.exp(0.25) ** -1 * r.normal(size=(n, dim))).astype(np.float32)
+
+    blocks, held = fa.dense_blocks(draw(8)), fa.dense_blocks(draw(4000))
+    fitted = fa.fit(lambda: [blocks], A_true, b_true, lv_true, iterations=20,
+                    heldout=lambda: [held])
+    assert fitted.kept == -1
+    assert all(step.heldout_mean_log_lik < fitted.start.heldout_mean_log_lik
+               for step in fitted.history)
+    np.testing.assert_array_equal(np.asarray(fitted.A), A_true)
+    np.testing.assert_array_equal(np.asarray(fitted.b), b_true)
+    np.testing.assert_array_equal(np.asarray(fitted.log_var), lv_true)
+
+
 # ----------------------------------------------------------------------------- upsampling form
 def numpy_blocked_ecm(y, W, log_var, steps):
     """Shared W, per-block diagonal Sigma, written out block by block and row by row."""
@@ -151,7 +222,7 @@ def test_upsample_ecm_matches_a_blockwise_reference_and_the_model_likelihood():
     r = np.random.default_rng(7)
     W0 = r.normal(size=(rows, 2)).astype(np.float32)
     lv0 = (0.2 * r.normal(size=(nb, rows))).astype(np.float32)
-    W, b, lv, hist = fa.fit(lambda: [blocks[:50], blocks[50:]], W0, np.zeros_like(lv0), lv0,
+    W, b, lv, hist, *_ = fa.fit(lambda: [blocks[:50], blocks[50:]], W0, np.zeros_like(lv0), lv0,
                             iterations=4, tol=-np.inf)
     W_ref, lv_ref, b_ref = numpy_blocked_ecm(blocks, W0, lv0, 4)
     np.testing.assert_allclose(np.asarray(b), b_ref, atol=1e-5)
@@ -170,12 +241,12 @@ def test_upsample_ecm_is_monotone_and_one_block_is_dense_em():
     blocks = np.asarray(fa.upsample_blocks(x, f))
     W0 = np.random.default_rng(3).normal(size=(blocks.shape[-1], 2)).astype(np.float32)
     lv0 = np.zeros(blocks.shape[1:], np.float32)
-    *_, hist = fa.fit(lambda: [blocks], W0, lv0, lv0, iterations=40, tol=-np.inf)
+    hist = fa.fit(lambda: [blocks], W0, lv0, lv0, iterations=40, tol=-np.inf).history
     values = np.array([h.mean_log_lik for h in hist])
     assert np.all(np.diff(values) >= -1e-4) and values[-1] > values[0]
     # a single block (h = w = 1) is the dense case: the same numbers as the textbook EM
     one = blocks[:, :1]
-    W, b, lv, _ = fa.fit(lambda: [one], W0, lv0[:1], lv0[:1], iterations=3, tol=-np.inf)
+    W, b, lv, *_ = fa.fit(lambda: [one], W0, lv0[:1], lv0[:1], iterations=3, tol=-np.inf)
     A_ref, lv_ref, _ = numpy_em(one[:, 0], W0, lv0[0], 3)
     np.testing.assert_allclose(np.asarray(W), A_ref, rtol=2e-3, atol=2e-3)
     np.testing.assert_allclose(np.asarray(lv)[0], lv_ref, rtol=2e-3, atol=2e-3)
@@ -197,7 +268,7 @@ def test_principal_init_is_probabilistic_pca_and_never_below_the_standard_normal
     start = mean_logpdf(y, A, b[0], log_var[0])
     standard = float(np.mean(multivariate_normal(np.zeros(7), np.eye(7)).logpdf(y)))
     assert start > standard
-    A2, b2, lv2, history = fa.fit(lambda: [y[:, None]], A, b, log_var, iterations=20)
+    A2, b2, lv2, history, *_ = fa.fit(lambda: [y[:, None]], A, b, log_var, iterations=20)
     assert history[0].mean_log_lik == pytest.approx(start, rel=1e-5)
     assert history[-1].mean_log_lik >= history[0].mean_log_lik - 1e-4
 

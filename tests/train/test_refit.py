@@ -72,6 +72,30 @@ def test_refit_does_not_depend_on_batch_size_or_caching():
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-5)
 
 
+def test_refit_selected_on_held_out_images():
+    """With held-out images the refit keeps the layer that fits them best, in the model's own
+    terms (its prior module on their latents, dequantisation noise of seed + 1); a layer that
+    no refit beats comes back unchanged, the very model."""
+    model = nif_zoo.create_model("nif", latent_dim=4, **KW)
+    images = structured_images(120)  # one distribution: the first half trains, the rest holds out
+    train_images, heldout = images[:60], images[60:]
+    result = refit_prior(model, train_images, iterations=15, tol=-np.inf,
+                         heldout_images=heldout)
+    values = [result.heldout_initial_log_lik] + [h.heldout_mean_log_lik for h in result.history]
+    assert result.kept_step.heldout_mean_log_lik == max(values)
+    assert prior_log_lik(result.model, heldout, seed=1) == pytest.approx(
+        result.kept_step.heldout_mean_log_lik, rel=1e-4, abs=1e-3)
+    assert result.kept >= 0 and result.model is not model  # the untrained layer is far off
+    # a layer fitted on the held-out images themselves (their own noise draw): 8 training
+    # images cannot improve on it there
+    on_heldout = refit_prior(model, heldout, iterations=40, tol=-np.inf, seed=1).model
+    again = refit_prior(on_heldout, train_images[:8], iterations=10, heldout_images=heldout)
+    assert again.kept == -1 and again.model is on_heldout
+    assert again.kept_step.mean_log_lik == again.initial_log_lik
+    with pytest.raises(ValueError, match="init='current'"):
+        refit_prior(model, train_images, init="principal", heldout_images=heldout)
+
+
 def test_refit_applies_to_deep_nif_and_refuses_an_nf():
     deep = nif_zoo.create_model("deep_nif", latent_dim=4, prior_layers=2, prior_hidden=8,
                                 prior_depth=1, iw_samples=4, **KW)
@@ -129,6 +153,8 @@ def test_periodic_refit_in_training_and_the_refit_prior_command(tmp_path, capsys
     with open(os.path.join(out, "metrics.json")) as fh:
         metrics = json.load(fh)
     assert metrics["refit"]["images"] == 64 and metrics["refit"]["em_steps"] <= 3
+    # early stopped on 16 validation images (the default --select-on); measured on test
+    assert metrics["refit"]["validation_images"] == 16 and metrics["split"] == "test"
     loaded = nif_zoo.load(out)
     assert loaded.latent_dim == 4
     assert "Prior refit" in open(os.path.join(out, "README.md")).read()
@@ -144,7 +170,8 @@ def test_refit_prior_command_refits_a_deep_nifs_flow(tiny_models, tmp_path, caps
     tiny_models["deep_nif"].save_pretrained(str(folder), training=training)
     out = str(tmp_path / "deep-refit")
     assert cli.main(["refit-prior", str(folder), "--out", out, "--iterations", "2",
-                     "--flow-steps", "60", "--train-limit", "64", "--test-limit", "8"]) == 0
+                     "--flow-steps", "60", "--train-limit", "64", "--test-limit", "8",
+                     "--select-on", "none"]) == 0
     with open(os.path.join(out, "metrics.json")) as fh:
         refit = json.load(fh)["refit"]
     assert refit["flow_steps"] == 60 and np.isfinite(refit["flow_loss_last"])

@@ -72,7 +72,12 @@ def test_bundled_model_matches_its_registry_entry(name):
         assert refit["test_bpd_after"] == metrics["test_bpd"]
         in_memory = refit.get("test_bpd_after_in_memory", metrics["test_bpd"])
         assert abs(in_memory - metrics["test_bpd"]) < 1e-3
-        assert 0 < refit["em_steps"] <= entry.config["zoo"]["refit_iterations"]
+        assert 0 <= refit["em_steps"] <= entry.config["zoo"]["refit_iterations"]
+        # selected on validation (refit_select_on) or the last EM step (models before issue 39)
+        assert ("validation_images" in refit) == bool(entry.config["zoo"]["refit_select_on"])
+        if refit.get("kept") is False:  # no EM step beat the trained layer: it is published
+            assert refit["em_steps"] == 0
+            assert refit["test_bpd_after"] == pytest.approx(refit["test_bpd_before"], abs=1e-4)
     if entry.config["data"]["eval_split"] == "test":  # else the curve followed validation images
         assert abs(last_bpd - before) < 1e-4
     for key in ("mean_norm_over_sqrt_m", "cov_eig_min", "cov_eig_max", "empty_fraction"):
