@@ -21,7 +21,9 @@ A folder: ``data_dir/<split>/`` if it exists (a folder with ``train/`` and ``tes
 ``split_scheme="random_60_20_20"`` (the authors' CelebA split) or ``"random_80_10_10"``
 (the zoo's CelebA models: more training faces) the sorted files permuted by
 ``split_seed`` and cut into ``train``, ``test`` and ``validation`` in that order.
-Images in class subfolders get integer labels (sorted folder names). A bad file (corrupt,
+Images in class subfolders get integer labels (sorted folder names); a held-out split of
+such a folder comes in a seeded random order (its first ``eval_limit`` images sample every
+class; ``train`` stays sorted). A bad file (corrupt,
 truncated, gray in a colour dataset, a size the fit cannot use) is an error that names it,
 or, with ``skip_bad``, skipped and counted in a warning; an empty source is an error.
 ``fashion_mnist``, ``cifar10`` and ``celeba`` read their unpacked folder under
@@ -151,6 +153,25 @@ def carve_validation(count: int, split: str, seed: int):
 
 
 def folder_files(data_dir: str, split: str, scheme: str = "every_20th", seed: int = 0):
+    """(paths, labels or None) of ``split`` of a folder (see the module docstring). A held-out
+    split (not ``train``) of a folder of class subfolders comes in a seeded random order
+    (:func:`heldout_order`), so that its first N images, an ``eval_limit``, sample every
+    class rather than the first class folders; ``train`` keeps the sorted order (training
+    draws its own batches from it)."""
+    paths, labels = split_files(data_dir, split, scheme, seed)
+    if split == "train" or labels is None:
+        return paths, labels
+    order = heldout_order(len(paths), seed)
+    return [paths[i] for i in order], [labels[i] for i in order]
+
+
+def heldout_order(count: int, seed: int):
+    """The order of a held-out split of ``count`` labelled files (a permutation of seed
+    ``[seed, 29]``)."""
+    return np.random.default_rng([seed, 29]).permutation(count).tolist()
+
+
+def split_files(data_dir: str, split: str, scheme: str = "every_20th", seed: int = 0):
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"data_dir {data_dir!r} is not a folder")
     if scheme not in SPLIT_SCHEMES:

@@ -171,3 +171,30 @@ def test_official_train_test_folders_get_a_validation_split_carved_from_train(tm
         warnings.simplefilter("error")  # the gray class folders read cleanly
         padded = load_dataset("fashion_mnist", "test", image_shape=(32, 32, 1), cache_dir=False)
     assert padded.images.shape == (10, 32, 32, 1)
+
+
+def test_held_out_splits_of_class_folders_come_shuffled_so_a_prefix_samples_every_class(
+        tmp_path, monkeypatch):
+    """The official Fashion-MNIST and CIFAR-10 folders list one class after another: the
+    first 1000 test files sorted by path are all T-shirts (airplanes). Held-out splits come
+    in a seeded random order, so an eval_limit samples every class; train stays sorted."""
+    monkeypatch.setenv("NIF_ZOO_DATA", str(tmp_path))
+    root = str(tmp_path / "fashion_mnist")
+    for split, count in (("train", 400), ("test", 200)):
+        for label in range(4):  # four classes, one folder each, in sorted order
+            folder = os.path.join(root, split, str(label))
+            os.makedirs(folder, exist_ok=True)
+            for i in range(count // 4):
+                Image.fromarray(np.full((28, 28), 60 * label, np.uint8)).save(
+                    os.path.join(folder, f"{i:04d}.png"))
+    kw = dict(image_shape=(28, 28, 1), n_bits=8, cache_dir=False)
+    for split in ("test", "validation"):
+        paths, labels = sources.folder_files(root, split)
+        assert sorted(paths) != paths and sorted(paths) == sources.split_files(root, split)[0]
+        head = load_dataset("fashion_mnist", split, limit=32, **kw)
+        assert set(head.labels) == {0, 1, 2, 3}, split                # every class in 32
+        np.testing.assert_array_equal(head.images[:, 0, 0, 0], 60 * head.labels)
+        assert sources.folder_files(root, split) == (paths, labels)   # the same order again
+    train_paths, _ = sources.folder_files(root, "train")
+    assert train_paths == sorted(train_paths)
+    assert set(load_dataset("fashion_mnist", "train", limit=32, **kw).labels) == {0}
