@@ -35,11 +35,10 @@ def run(args):
                                    validation_images=validation, progress=progress(args))
         return report.model, report.record
 
+    select_split = None if args.select_on == "none" else args.select_on
     return fit_and_save(
-        args, fit, command="refit-prior",
-        select_split=None if args.select_on == "none" else args.select_on,
-        # measured on the test split when validation chooses the step; else on the run's own
-        eval_split=lambda data: ("test" if args.select_on != "none"
-                                 else data.get("eval_split") or "test"),
+        args, fit, command="refit-prior", select_split=select_split,
+        # measured on the test split when a held-out split chooses the step; else on the run's
+        eval_split=lambda data: "test" if select_split else data.get("eval_split") or "test",
         record_metrics=lambda record, bpd: {"prior_fit_before": record["prior_fit_before"],
                                             "refit": refit_record(record, bpd)})

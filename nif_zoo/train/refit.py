@@ -43,19 +43,25 @@ DEFAULT_MAX_CACHE_BYTES = 2 * 2 ** 30
 class RefitResult:
     model: Model
     history: List[factor_analysis.FitStep]  # history[0]: at b = mean, the SGD A and Sigma
-    initial_log_lik: float                  # mean log-likelihood at the start (b, A, Sigma)
+    start: factor_analysis.FitStep          # the layer as it was (iteration -1)
     images: int
     kept: int = -1  # the EM step whose layer the model has (-1: the layer as it was)
-    heldout_initial_log_lik: Optional[float] = None  # held-out images' at the SGD layer
     heldout_images: int = 0
 
     @property
+    def initial_log_lik(self) -> float:
+        """Mean training log-likelihood of the layer as it was."""
+        return self.start.mean_log_lik
+
+    @property
+    def heldout_initial_log_lik(self) -> Optional[float]:
+        """Mean held-out log-likelihood of the layer as it was (None without held-out images)."""
+        return self.start.heldout_mean_log_lik
+
+    @property
     def kept_step(self) -> factor_analysis.FitStep:
-        """The fit of the layer the model has (the SGD layer's when the refit was not kept)."""
-        if self.kept == -1:
-            return factor_analysis.FitStep(-1, self.initial_log_lik,
-                                           self.heldout_initial_log_lik)
-        return self.history[self.kept]
+        """The fit of the layer the model has (the start's when the refit was not kept)."""
+        return self.start if self.kept == -1 else self.history[self.kept]
 
 
 def nif_name(model: Model) -> str:
@@ -207,9 +213,7 @@ def refit_prior(model: Model, images, *, iterations: int = DEFAULT_ITERATIONS,
         new_params = {**params, name: {**params[name], **nif.parameters_from_blocks(
             fitted.A, fitted.b, fitted.log_var)}}
         refit = model.with_variables({**model.variables, "params": new_params})
-    return RefitResult(refit, fitted.history, fitted.start.mean_log_lik, len(images),
-                       kept=fitted.kept,
-                       heldout_initial_log_lik=fitted.start.heldout_mean_log_lik,
+    return RefitResult(refit, fitted.history, fitted.start, len(images), kept=fitted.kept,
                        heldout_images=0 if heldout_images is None else len(heldout_images))
 
 
