@@ -23,11 +23,17 @@ def add_parser(sub):
                         "samples at t = 1, s = 0")
     p.add_argument("--diagnostic-samples", type=int, default=1000,
                    help="samples for the empty-sample fraction (1000)")
+    p.add_argument("--against", default=None, metavar="BASELINE",
+                   help="also a paired comparison with this model (same forms as MODEL): "
+                        "MODEL's bits/dim minus BASELINE's on the same images and "
+                        "dequantisation noise, with the standard error of the per-image "
+                        "differences and the share of images where MODEL is lower")
     return p
 
 
 def run(args):
-    from nif_zoo.evaluate.likelihood import evaluation_data, heldout_bits_per_dim
+    from nif_zoo.evaluate.likelihood import (evaluation_data, heldout_bits_per_dim,
+                                             paired_bits_per_dim)
     from nif_zoo.evaluate.prior_fit import describe, prior_fit
 
     model, training = load_model(args.model, args.revision)
@@ -42,4 +48,15 @@ def run(args):
         result["prior_fit"] = prior_fit(model, data.images, num_samples=args.diagnostic_samples,
                                         seed=args.seed)
         print(f"{args.model} prior fit: {describe(result['prior_fit'])}")
+    if args.against:
+        baseline, _ = load_model(args.against, None)
+        print(f"{args.model} - {args.against}: paired bits/dim on the same images ...",
+              file=sys.stderr)
+        paired = paired_bits_per_dim(model, baseline, data.images, seed=args.seed)
+        print(f"{args.model} - {args.against} {data.name}/{args.split}: "
+              f"{paired['difference']:+.4f} bits/dim (+- {paired['difference_sem']:.4f} s.e. of "
+              f"{paired['images']} paired images; {paired['bpd']:.4f} vs "
+              f"{paired['baseline_bpd']:.4f}; lower on {100 * paired['fraction_lower']:.1f}% "
+              f"of the images; {paired['bound']} vs {paired['baseline_bound']})")
+        result["paired"] = paired
     return result
