@@ -91,17 +91,20 @@ def merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def load_config(path: str) -> Dict[str, Any]:
-    """Read a JSON or YAML config file (the sections above) merged over ``DEFAULTS``."""
+def read_config_file(path: str) -> Dict[str, Any]:
+    """A JSON or YAML config file as written (no defaults merged)."""
     with open(path) as fh:
         text = fh.read()
     if path.endswith((".yaml", ".yml")):
         import yaml
 
-        raw = yaml.safe_load(text)
-    else:
-        raw = json.loads(text)
-    return make_config(raw)
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def load_config(path: str) -> Dict[str, Any]:
+    """Read a JSON or YAML config file (the sections above) merged over ``DEFAULTS``."""
+    return make_config(read_config_file(path))
 
 
 def make_config(raw: Dict[str, Any] = None) -> Dict[str, Any]:

@@ -161,17 +161,14 @@ def check_entry(name: str, config: Dict[str, Any]) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _entries(config_dir: str) -> Dict[str, ModelEntry]:
-    import yaml
-
-    from nif_zoo.recipe import make_config
+    from nif_zoo.recipe import make_config, read_config_file
 
     entries = {}
     for filename in sorted(os.listdir(config_dir)):
         if not filename.endswith(".yaml"):
             continue
         path = os.path.join(config_dir, filename)
-        with open(path) as fh:
-            raw = yaml.safe_load(fh)
+        raw = read_config_file(path)
         if not isinstance(raw, dict) or "zoo" not in raw:
             continue
         name = filename[: -len(".yaml")]
@@ -201,15 +198,14 @@ def list_models(pattern: Optional[str] = None, pretrained_only: bool = False) ->
 
 def paper_recipe(name: str) -> Dict[str, Any]:
     """The raw training config of ``name`` in the authors' setting (``configs/paper/``)."""
-    import yaml
+    from nif_zoo.recipe import read_config_file
 
     path = os.path.join(PAPER_DIR, name + ".yaml")
     if not os.path.exists(path):
         known = sorted(f[: -len(".yaml")] for f in os.listdir(PAPER_DIR) if f.endswith(".yaml"))
         raise UnknownModelError(f"no recipe of the authors' setting for {name!r}; there are: "
                                 + ", ".join(known))
-    with open(path) as fh:
-        return yaml.safe_load(fh)
+    return read_config_file(path)
 
 
 def get_entry(name: str) -> ModelEntry:
