@@ -77,15 +77,25 @@ def paired_bits_per_dim(model, baseline, images, *, seed: int = 0,
         if tuple(np.atleast_1d(a)) != tuple(np.atleast_1d(b)):
             raise ValueError(f"a paired comparison needs the same {attr} in both models; "
                              f"got {a} and {b}")
+    if len(images) < 2:
+        raise ValueError("a paired comparison needs at least 2 images")
     ours, bound = per_image_bits_per_dim(model, images, seed=seed, batch_size=batch_size)
     theirs, baseline_bound = per_image_bits_per_dim(baseline, images, seed=seed,
                                                     batch_size=batch_size)
-    diff = np.asarray(ours, np.float64) - np.asarray(theirs, np.float64)
-    if len(diff) < 2:
-        raise ValueError("a paired comparison needs at least 2 images")
+    return {**paired_difference(ours, theirs), "bound": bound,
+            "baseline_bound": baseline_bound, "dequantisation": dequantisation_text(model, seed)}
+
+
+def paired_difference(ours, theirs) -> Dict[str, Any]:
+    """Per-image bits/dim ``ours`` minus ``theirs`` (the same images, the same noise): both
+    means, the mean difference, its standard error (ddof 1) and the share of images where
+    ours is lower."""
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    if ours.shape != theirs.shape or ours.ndim != 1 or len(ours) < 2:
+        raise ValueError("a paired comparison needs the same images (at least 2) on both "
+                         f"sides; got {ours.shape} and {theirs.shape}")
+    diff = ours - theirs
     return {"bpd": float(np.mean(ours)), "baseline_bpd": float(np.mean(theirs)),
             "difference": float(np.mean(diff)),
             "difference_sem": float(np.std(diff, ddof=1) / np.sqrt(len(diff))),
-            "fraction_lower": float(np.mean(diff < 0)), "images": int(len(diff)),
-            "bound": bound, "baseline_bound": baseline_bound,
-            "dequantisation": dequantisation_text(model, seed)}
+            "fraction_lower": float(np.mean(diff < 0)), "images": int(len(diff))}

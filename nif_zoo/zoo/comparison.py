@@ -123,6 +123,23 @@ def with_score_step(row: Dict, model, train_ref: Dict, test_ref: Dict, features,
         temperature=settings["temperature"], seed=settings["seed"], progress=progress)}
 
 
+def needs_per_image_bpd(row: Dict, images) -> bool:
+    """Whether ``row`` lacks the bits/dim of each of these test ``images`` (a row measured
+    before they were part of it, or on another number of images)."""
+    return len(row.get("test_bpd_per_image") or ()) != len(images)
+
+
+def with_per_image_bpd(row: Dict, model, images) -> Dict:
+    """``row`` with the bits/dim of each test image (uniform dequantisation of seed 0, as the
+    cards'; the IW bound for a model without an exact likelihood): what the claims table
+    pairs between a NIF and its NF (:func:`nif_zoo.evaluate.compare.paired_bpd`)."""
+    from nif_zoo.evaluate.likelihood import per_image_bits_per_dim
+
+    bpd, bound = per_image_bits_per_dim(model, images, seed=0)
+    return {**row, "test_bpd_per_image": [round(float(v), 6) for v in bpd],
+            "test_bpd_per_image_bound": bound}
+
+
 def save_row(path: str, key: Dict, row: Dict) -> Dict:
     """Write {key, row} to ``path`` atomically; the row as a rerun will read it back."""
     row = json.loads(json.dumps(row))
@@ -144,7 +161,8 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
                    features: Optional[Callable] = None, plots: bool = True,
                    update_cards: bool = False, progress: bool = True) -> Dict:
     """Evaluate ``names`` (zoo models on the same data); write comparison.md/.json and the
-    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards. With
+    figures to ``out_dir``; with ``update_cards`` put the FIDs into the models' cards. Each
+    row keeps the bits/dim of every test image, which the claims table pairs. With
     ``sigma_values`` (e.g. :data:`nif_zoo.evaluate.compare.SIGMA_GRID`) every model's score
     step (``Model.denoise``) is tuned at s = 0 as s is, a column of the table.
 
@@ -199,6 +217,9 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
             say(f"{name}: FID sweep over s ({settings['sweep_samples']} samples each) ...")
             row = save_row(path, key, measure_model(name, model, train_ref, test_ref, test,
                                                     features, settings, progress))
+        if needs_per_image_bpd(row, test.images):
+            say(f"{name}: bits/dim of each of the {len(test)} test images ...")
+            row = save_row(path, key, with_per_image_bpd(row, model, test.images))
         rows.append({**row, "trunk": trunk_of(model.config),  # a progressive model's: glow
                      "data_noise": model.config.data_noise,  # which NF the NIFs are held to
                      "training": training_facts(name)})

@@ -145,6 +145,18 @@ def test_comparison_report_and_figures(tmp_path, monkeypatch, stub_features):
     assert "(real test images: " in table
     saved = json.loads((out / "comparison.json").read_text())
     assert saved["rows"][1]["tune"]["best_s"] in (0.0, 0.5, 1.0)
+    # each test image's bits/dim (the cards' dequantisation, seed 0), paired in the claims
+    from nif_zoo.evaluate.likelihood import evaluation_data, per_image_bits_per_dim
+    test = evaluation_data(shared_data_config(["nf-lfw24"]), "test", 10)
+    per_image = {name: per_image_bits_per_dim(nif_zoo.load(name), test.images, seed=0)[0]
+                 for name in ("nf-lfw24", "nif32-lfw24")}
+    np.testing.assert_allclose(saved["rows"][1]["test_bpd_per_image"], per_image["nif32-lfw24"],
+                               atol=1e-6)
+    diff = per_image["nif32-lfw24"] - per_image["nf-lfw24"]
+    assert (f"| nif32-lfw24 bits/dim - nf-lfw24's, paired on 10 test images (Table 2) | "
+            f"1.506 - 1.518 = -0.012 | {diff.mean():+.4f} +- "
+            f"{diff.std(ddof=1) / np.sqrt(10):.4f} (lower on {100 * np.mean(diff < 0):.0f}%) | "
+            f"{'yes' if diff.mean() <= 0 else 'no'} |") in (out / "comparison.md").read_text()
     assert report["rows"][0]["bpd"] == pytest.approx(
         json.load(open(os.path.join(os.path.dirname(nif_zoo.__file__), "..", "checkpoints",
                                     "nf-lfw24", "metrics.json")))["test_bpd"])
@@ -297,6 +309,20 @@ def test_claims_table_against_the_paper():
     assert lines[6].endswith("| yes |") and lines[7].endswith("| no |")      # interior minimum
     assert lines[8].endswith("0.900 vs 0.300 | yes |") and lines[9].endswith("| no |")
     assert compare.claims_markdown(rows[2:]) == ""  # no clean-data NF: nothing to hold them to
+    # with each test image's bits/dim, the difference is paired: a mean of differences with
+    # their standard error, held to "at most the NF's" without a tolerance
+    rows[1]["test_bpd_per_image"] = [1.0, 2.0, 1.5, 1.5]
+    rows[2]["test_bpd_per_image"] = [1.1, 1.9, 1.5, 1.6]  # differences .1, -.1, 0, .1
+    rows[3]["test_bpd_per_image"] = [1.0, 2.0, 1.5, 1.4]  # differences 0, 0, 0, -.1
+    paired = compare.claims_markdown(rows).splitlines()
+    assert paired[4] == ("| nif64-x bits/dim - nf-x's, paired on 4 test images (Table 2) | "
+                         "1.506 - 1.518 = -0.012 | +0.0250 +- 0.0479 (lower on 25%) | no |")
+    assert paired[5].endswith("| -0.0250 +- 0.0250 (lower on 25%) | yes |")
+    assert paired[6:] == lines[4:]  # the other claims as before
+    rows[3]["test_bpd_per_image"] = [1.0, 2.0]  # other images: not paired
+    assert "nif32-x bits/dim - nf-x's" not in compare.claims_markdown(rows)
+    for r in rows:
+        r.pop("test_bpd_per_image", None)
     assert compare.summarise(rows) == (
         "nif64-x at s = 0.50 beats nf-x in FID (60.0 vs 100.0, ratio 0.60).")
     # a second trunk: its NIF is held to its own NF, not to the first NF of the list
