@@ -1,5 +1,6 @@
 """``nif-zoo publish``: a finished run -> a pretrained folder and its card, with the closed-form
 prior refit when the registry entry asks for it (its numbers are the refit model's)."""
+import functools
 import json
 
 import numpy as np
@@ -146,9 +147,41 @@ def test_update_metrics_adds_numbers_and_follows_the_entrys_zoo_section(zoo_with
     for a, b in zip(np.asarray(nif_zoo.load(folder).variables["params"]["prior"]["b"]),
                     np.asarray(weights["params"]["prior"]["b"])):
         np.testing.assert_array_equal(a, b)
+    # two comparisons of the same weights: the second adds its entries and its command, and
+    # drops nothing the first measured (one of the same label is the same measurement again)
+    from nif_zoo.zoo.cards import with_fids
+    publish.update_metrics("nif4-lfw8", functools.partial(
+        with_fids, entries={"test, s=1": 12.5, "test, tuned s=0.2": 9.0}, command="nif-zoo compare a"),
+        cards_root=str(cards))
+    publish.update_metrics("nif4-lfw8", functools.partial(
+        with_fids, entries={"test, s=1": 12.25, "test, tuned score step": 8.0},
+        command="nif-zoo compare b"), cards_root=str(cards))
+    metrics = pretrained.read_json(folder, pretrained.METRICS)
+    assert metrics["fid"] == {"test, s=1": 12.25, "test, tuned s=0.2": 9.0,
+                              "test, tuned score step": 8.0}
+    assert metrics["fid_commands"] == ["nif-zoo compare a", "nif-zoo compare b"]
+    card = (cards / "nif4-lfw8.md").read_text()
+    assert 'nif-zoo compare a   # FID' in card and 'nif-zoo compare b   # FID' in card
+    assert "| FID test, tuned s=0.2 | 9.00 |" in card
+    pretrained.verify(folder)
     retrained = dict(noted, train=dict(CONFIG["train"], steps=5))
     (tmp_path / "other").mkdir()  # the registry reads a folder once
     (tmp_path / "other" / "nif4-lfw8.yaml").write_text(yaml.safe_dump(retrained))
     monkeypatch.setattr(registry, "CONFIG_DIR", str(tmp_path / "other"))
     with pytest.raises(ValueError, match="its train section differs"):
         publish.update_metrics("nif4-lfw8", {}, cards_root=str(cards))
+
+
+def test_fids_of_an_older_card_keep_its_single_command():
+    from nif_zoo.zoo.cards import fid_commands, with_fids
+
+    older = {"test_bpd": 1.0, "fid": {"test, s=1": 10.0}, "fid_command": "nif-zoo compare a"}
+    assert fid_commands(older) == ["nif-zoo compare a"] and fid_commands({}) == []
+    added = with_fids(older, {"test, tuned s=0.1": 7.0}, "nif-zoo compare b")
+    assert "fid_command" not in added and added["test_bpd"] == 1.0
+    assert added["fid"] == {"test, s=1": 10.0, "test, tuned s=0.1": 7.0}
+    assert added["fid_commands"] == ["nif-zoo compare a", "nif-zoo compare b"]
+    # a command run again moves last (the newest measurement of its labels)
+    again = with_fids(added, {"test, s=1": 10.5}, "nif-zoo compare a")
+    assert again["fid_commands"] == ["nif-zoo compare b", "nif-zoo compare a"]
+    assert again["fid"]["test, s=1"] == 10.5

@@ -194,8 +194,8 @@ def render_card(name: str, model_config: Dict[str, Any], *,
         parts += ["", "Measured with:", "```", metrics.get("command", "")]
         if metrics.get("prior_fit_command"):
             parts.append(metrics["prior_fit_command"] + "   # + prior-fit diagnostics")
-        if metrics.get("fid_command"):
-            parts.append(metrics["fid_command"] + "   # FID (pip install \"nif-zoo[eval]\")")
+        for command in fid_commands(metrics):
+            parts.append(command + "   # FID (pip install \"nif-zoo[eval]\")")
         parts += ["```", ""]
         if metrics.get("prior_fit"):
             parts += [PRIOR_FIT_TEXT + (" " + NYQUIST_TEXT if "nyquist_share" in
@@ -234,3 +234,23 @@ def default_card(model_config: Dict[str, Any], metrics: Optional[Dict[str, Any]]
     """The card of a model saved without one (no registry entry)."""
     name = f"{model_config['kind']}-{'x'.join(str(d) for d in model_config['image_shape'])}"
     return render_card(name, model_config, metrics=metrics, load_as="path/to/this/folder")
+
+
+def fid_commands(metrics: Dict[str, Any]) -> List[str]:
+    """The ``nif-zoo compare`` commands that measured a card's FIDs, oldest first (a card
+    written before there could be several has one ``fid_command``)."""
+    if metrics.get("fid_commands"):
+        return list(metrics["fid_commands"])
+    return [metrics["fid_command"]] if metrics.get("fid_command") else []
+
+
+def with_fids(metrics: Dict[str, Any], entries: Dict[str, float], command: str) -> Dict[str, Any]:
+    """The metrics' FID entries with ``entries`` added (one of the same label, i.e. the same
+    settings, replaced) and ``command`` among the commands that measured them: a comparison
+    never drops what another measured on the same weights (publishing new weights starts
+    the metrics afresh)."""
+    out = {k: v for k, v in metrics.items() if k != "fid_command"}
+    out["fid"] = {**(metrics.get("fid") or {}), **entries}
+    out["fid_commands"] = [c for c in fid_commands(metrics) if c != command] + [command]
+    return out
+

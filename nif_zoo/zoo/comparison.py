@@ -5,6 +5,7 @@ s = 1 and at the tuned s, the figures, and (optionally) the numbers into the mod
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -238,13 +239,14 @@ def run_comparison(names: Sequence[str], out_dir: str, *, num_samples: int = 200
     if plots:
         write_plots(models, rows, out_dir, data, test_limit, seed)
     if update_cards:
+        from nif_zoo.zoo import cards
         from nif_zoo.zoo.publish import update_metrics, update_readme
 
         command = compare_command(names, settings)
         for row in rows:
-            update_metrics(row["name"], {"fid": compare.card_fid_entries(row["tune"],
-                                                                        row.get("denoise")),
-                                         "fid_command": command})
+            entries = compare.card_fid_entries(row["tune"], row.get("denoise"))
+            update_metrics(row["name"], functools.partial(cards.with_fids, entries=entries,
+                                                          command=command))
         update_readme()
     say(table)
     if claims:

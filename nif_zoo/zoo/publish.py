@@ -235,17 +235,20 @@ def update_readme(path: Optional[str] = None) -> bool:
     return changed
 
 
-def update_metrics(name: str, extra: Dict[str, Any], *, cards_root: Optional[str] = None) -> str:
-    """Add measured numbers (e.g. FIDs) to a bundled model's metrics.json, re-render its
-    card (checkpoint README and model_cards/NAME.md) with the registry entry's zoo section
-    (also written to its training record), and its SHA256SUMS; weights untouched."""
+def update_metrics(name: str, extra, *, cards_root: Optional[str] = None) -> str:
+    """Add measured numbers to a bundled model's metrics.json (``extra``: a dict of entries
+    to set, or a function from the metrics to the new metrics, e.g.
+    :func:`nif_zoo.zoo.cards.with_fids`), re-render its card (checkpoint README and
+    model_cards/NAME.md) with the registry entry's zoo section (also written to its training
+    record), and its SHA256SUMS; weights untouched."""
     from nif_zoo.zoo.hub import bundled_folder
 
     entry = registry.get_entry(name)
     folder = bundled_folder(name)
     if folder is None:
         raise ValueError(f"{name} has no bundled checkpoint to update")
-    metrics = {**pretrained.read_json(folder, pretrained.METRICS, {}), **extra}
+    metrics = pretrained.read_json(folder, pretrained.METRICS, {})
+    metrics = extra(metrics) if callable(extra) else {**metrics, **extra}
     config = pretrained.read_json(folder, pretrained.CONFIG)
     card = card_for(entry, config, metrics)
     pretrained.verify(folder)
