@@ -32,15 +32,21 @@ def add_parser(sub):
 
 
 def run(args):
-    from nif_zoo.evaluate.likelihood import (evaluation_data, heldout_bits_per_dim,
-                                             paired_bits_per_dim)
+    from nif_zoo.evaluate.likelihood import (check_pairable, evaluation_data,
+                                             heldout_summary, paired_bits_per_dim,
+                                             per_image_bits_per_dim)
     from nif_zoo.evaluate.prior_fit import describe, prior_fit
 
     model, training = load_model(args.model, args.revision)
     data = evaluation_data(model_data_config(args.model, model, training, args.dataset,
                                              args.data_dir), args.split, args.limit)
     print(f"{args.model}: {args.split} bits/dim on {len(data)} images ...", file=sys.stderr)
-    result = heldout_bits_per_dim(model, data.images, seed=args.seed, num_samples=args.iw_samples)
+    baseline = load_model(args.against, None)[0] if args.against else None
+    if baseline is not None:
+        check_pairable(model, baseline)  # before either is measured
+    bpd, bound = per_image_bits_per_dim(model, data.images, seed=args.seed,
+                                        num_samples=args.iw_samples)
+    result = heldout_summary(model, bpd, bound, args.seed)
     print(f"{args.model} {data.name}/{args.split}: {result['bpd']:.4f} bits/dim "
           f"(+- {result['bpd_sem']:.4f} s.e.m.; {result['images']} images; {result['bound']}; "
           f"dequantisation {result['dequantisation']})")
@@ -48,11 +54,11 @@ def run(args):
         result["prior_fit"] = prior_fit(model, data.images, num_samples=args.diagnostic_samples,
                                         seed=args.seed)
         print(f"{args.model} prior fit: {describe(result['prior_fit'])}")
-    if args.against:
-        baseline, _ = load_model(args.against, None)
+    if baseline is not None:
         print(f"{args.model} - {args.against}: paired bits/dim on the same images ...",
               file=sys.stderr)
-        paired = paired_bits_per_dim(model, baseline, data.images, seed=args.seed)
+        paired = paired_bits_per_dim(model, baseline, data.images, seed=args.seed,
+                                     measured=(bpd, bound))
         print(f"{args.model} - {args.against} {data.name}/{args.split}: "
               f"{paired['difference']:+.4f} bits/dim (+- {paired['difference_sem']:.4f} s.e. of "
               f"{paired['images']} paired images; {paired['bpd']:.4f} vs "

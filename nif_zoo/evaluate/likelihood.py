@@ -59,31 +59,45 @@ def heldout_bits_per_dim(model, images, *, seed: int = 0, num_samples: Optional[
     and its standard error. Returns the numbers and how they were measured."""
     bpd, bound = per_image_bits_per_dim(model, images, seed=seed, num_samples=num_samples,
                                         batch_size=batch_size)
+    return heldout_summary(model, bpd, bound, seed)
+
+
+def heldout_summary(model, bpd, bound: str, seed: int) -> Dict[str, Any]:
+    """The mean of per-image bits/dim ``bpd`` (:func:`per_image_bits_per_dim`), its
+    standard error and how it was measured."""
     return {"bpd": float(np.mean(bpd)), "bpd_sem": float(np.std(bpd) / np.sqrt(len(bpd))),
             "images": int(len(bpd)), "bound": bound,
             "dequantisation": dequantisation_text(model, seed)}
 
 
-def paired_bits_per_dim(model, baseline, images, *, seed: int = 0,
-                        batch_size: int = 256) -> Dict[str, Any]:
+def paired_bits_per_dim(model, baseline, images, *, seed: int = 0, batch_size: int = 256,
+                        measured=None) -> Dict[str, Any]:
     """``model``'s bits/dim minus ``baseline``'s on the same ``images`` with the same
     dequantisation noise, image by image: the mean difference, its standard error (of the
     paired differences, ddof 1; much smaller than either model's own, the images' spread
     cancelling) and the fraction of images on which ``model`` is lower. The two must model
     the same image shape and bit depth (and data noise: else the densities differ in what
-    they measure)."""
+    they measure). ``measured``: ``model``'s (bits/dim, bound) of these images and seed
+    when already measured (:func:`per_image_bits_per_dim`), not measured again."""
+    check_pairable(model, baseline)
+    if len(images) < 2:
+        raise ValueError("a paired comparison needs at least 2 images")
+    ours, bound = measured or per_image_bits_per_dim(model, images, seed=seed,
+                                                     batch_size=batch_size)
+    theirs, baseline_bound = per_image_bits_per_dim(baseline, images, seed=seed,
+                                                    batch_size=batch_size)
+    return {**paired_difference(ours, theirs), "bound": bound,
+            "baseline_bound": baseline_bound, "dequantisation": dequantisation_text(model, seed)}
+
+
+def check_pairable(model, baseline) -> None:
+    """ValueError unless the two models' bits/dim of the same images measure the same thing
+    (image shape, bit depth, data noise)."""
     for attr in ("image_shape", "n_bits", "data_noise"):
         a, b = getattr(model, attr), getattr(baseline, attr)
         if tuple(np.atleast_1d(a)) != tuple(np.atleast_1d(b)):
             raise ValueError(f"a paired comparison needs the same {attr} in both models; "
                              f"got {a} and {b}")
-    if len(images) < 2:
-        raise ValueError("a paired comparison needs at least 2 images")
-    ours, bound = per_image_bits_per_dim(model, images, seed=seed, batch_size=batch_size)
-    theirs, baseline_bound = per_image_bits_per_dim(baseline, images, seed=seed,
-                                                    batch_size=batch_size)
-    return {**paired_difference(ours, theirs), "bound": bound,
-            "baseline_bound": baseline_bound, "dequantisation": dequantisation_text(model, seed)}
 
 
 def paired_difference(ours, theirs) -> Dict[str, Any]:
