@@ -41,6 +41,23 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def describe_hardware(devices) -> str:
+    """What a computation over ``devices`` (JAX devices, every process's) runs on, in words:
+    ``"1 CPU core (x86_64)"`` (the cores this process may use: one CPU device per core or
+    one device for all of them), ``"8 x NVIDIA H100 80GB HBM3"``; the process count where
+    there are several."""
+    import platform
+
+    devices = list(devices)
+    processes = len({d.process_index for d in devices})
+    if devices[0].platform == "cpu":
+        cores = usable_cores() * processes
+        text = f"{cores} CPU core{'s' if cores > 1 else ''} ({platform.machine()})"
+    else:
+        text = f"{len(devices)} x {devices[0].device_kind}"
+    return text + (f", {processes} processes" if processes > 1 else "")
+
+
 def requested_host_devices() -> int:
     """How many CPU devices :func:`use_all_cores` asks for by default:
     ``NIF_ZOO_HOST_DEVICES`` or the usable cores."""

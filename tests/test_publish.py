@@ -64,6 +64,12 @@ def test_publish_refits_and_reports_the_refit_model(zoo_with_a_run, monkeypatch)
     assert metrics["eval_curve"][-1][1] == pytest.approx(refit["test_bpd_before"], abs=1e-4)
     card = (root / "cards" / "nif4-lfw8.md").read_text()
     assert "refit" in card and f"{metrics['test_bpd']:.4f}" in card  # the card's rounding
+    # trained on what the run's log recorded (this test session's CPU devices), not guessed
+    from nif_zoo.devices import describe_hardware
+    import jax
+
+    assert metrics["train_hardware"] == describe_hardware(jax.devices())
+    assert f"on {metrics['train_hardware']}." in card
     # the parameters changed: b is the mean trunk latent now
     trained = nif_zoo.train.load_trained(run)
     assert not np.allclose(model.variables["params"]["prior"]["b"],
@@ -97,6 +103,16 @@ def test_publish_early_stops_the_refit_on_validation(zoo_with_a_run, monkeypatch
     assert make_config({})["zoo"]["refit_select_on"] is None  # the default: the last EM step
     with pytest.raises(ValueError, match="refit_select_on must be one of"):
         make_config({"zoo": {"refit_select_on": "test"}})  # the test split never chooses
+
+
+def test_train_hardware_follows_a_run_that_moved():
+    one, two = "1 CPU core (x86_64)", "2 CPU cores (x86_64)"
+    assert publish.train_hardware([(0, one)]) == one
+    assert publish.train_hardware([(0, one), (500, one), (1000, one)]) == one  # resumed, same
+    assert publish.train_hardware([(0, one), (500, one), (1000, two)]) == (
+        f"{one}, steps 0-1000; {two}, steps 1000-end")
+    assert publish.train_hardware([]).endswith("(the publishing machine; the training log "
+                                               "does not say)")
 
 
 def test_refit_record_states_the_saved_weights_number():

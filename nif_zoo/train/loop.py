@@ -29,6 +29,7 @@ import numpy as np
 import optax
 
 from nif_zoo.data import load_dataset, quantize
+from nif_zoo.devices import describe_hardware
 from nif_zoo.models import Model, create_model
 from nif_zoo.models.factory import abstract_variables
 from nif_zoo.models.pretrained import weights_sharding
@@ -251,6 +252,8 @@ def train(raw_config: Optional[Dict[str, Any]] = None, out_dir: str = "runs/defa
     step_fn = make_train_step(model.module, optimizer, config["data"]["n_bits"], t["seed"],
                               t["ema_decay"], model.config.data_noise)
     start = int(sharding.local_copy(state["step"]))
+    # what this stretch of the run trains on (a resumed run may move): the card says it
+    log(log_path, {"step": start, "hardware": describe_hardware(mesh.devices.flat)})
     history: List[Dict[str, Any]] = []
     bar = tqdm(total=t["steps"], initial=start, disable=not (progress and primary), unit="step",
                dynamic_ncols=True)

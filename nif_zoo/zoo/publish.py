@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 from typing import Any, Dict, Optional
 
+from nif_zoo.devices import describe_hardware
 from nif_zoo.evaluate.prior_fit import prior_fit
 from nif_zoo.recipe import complete_record
 from nif_zoo.models import pretrained
@@ -22,13 +22,26 @@ from nif_zoo.zoo import cards, registry
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def hardware() -> str:
-    import jax
+def train_hardware(recorded) -> str:
+    """The card's "trained on": the hardware a run's log recorded at each (re)start, in order
+    (``"1 CPU core (x86_64), steps 0-13500; 2 CPU cores (x86_64), steps 13500-16000"`` where it
+    moved), or, for a run logged before it was recorded (``recorded`` empty), this machine's
+    hardware as publication sees it, said so."""
+    if not recorded:
+        import jax
 
-    device = jax.devices()[0]
-    if device.platform == "cpu":
-        return f"{os.cpu_count()} CPU cores ({platform.machine()})"
-    return f"{jax.device_count()} x {device.device_kind}"
+        return (describe_hardware(jax.devices())
+                + " (the publishing machine; the training log does not say)")
+    stretches = []  # (hardware, first step, last step) of each stretch
+    for (step, text), following in zip(recorded, [s for s, _ in recorded[1:]] + [None]):
+        if stretches and stretches[-1][0] == text:
+            stretches[-1][2] = following
+        else:
+            stretches.append([text, step, following])
+    if len(stretches) == 1:
+        return stretches[0][0]
+    return "; ".join(f"{text}, steps {first}-{last if last is not None else 'end'}"
+                     for text, first, last in stretches)
 
 
 def eval_command(name: str, split: str, limit: Optional[int]) -> str:
@@ -38,7 +51,7 @@ def eval_command(name: str, split: str, limit: Optional[int]) -> str:
 
 def run_metrics(run_dir: str) -> Dict[str, Any]:
     """Steps, wall time and the held-out curve of a training run, from its metrics.jsonl."""
-    steps, seconds, curve = 0, None, []
+    steps, seconds, curve, recorded = 0, None, [], []
     with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
         for line in fh:
             if line.strip():
@@ -47,7 +60,10 @@ def run_metrics(run_dir: str) -> Dict[str, Any]:
                 seconds = record.get("train_seconds", seconds)
                 if "eval_bpd" in record:
                     curve.append([record["step"], round(record["eval_bpd"], 4)])
-    return {"train_steps": steps, "train_seconds": seconds, "eval_curve": curve}
+                if "hardware" in record:
+                    recorded.append((record["step"], record["hardware"]))
+    return {"train_steps": steps, "train_seconds": seconds, "eval_curve": curve,
+            "train_hardware": train_hardware(recorded)}
 
 
 def diagnostics_command(name: str, split: str, limit: Optional[int]) -> str:
@@ -133,7 +149,7 @@ def publish(run_dir: str, name: str, *, checkpoints_root: Optional[str] = None,
                   "images ...", flush=True)
         metrics = {**heldout_metrics(saved, test.images), "split": split,
                    "command": eval_command(name, split, counted),
-                   "train_hardware": hardware(), **run_metrics(run_dir),
+                   **run_metrics(run_dir),
                    "prior_fit_command": diagnostics_command(name, split, counted)}
         if refit is not None:
             metrics["refit"] = refit_record(refit.record, metrics["test_bpd"])

@@ -75,6 +75,7 @@ def test_training_lowers_bits_per_dim_and_reloads(tmp_path):
     with open(tmp_path / "run" / "metrics.jsonl") as fh:
         logged = [json.loads(line) for line in fh]
     assert [r["step"] for r in logged if "loss_bpd" in r] == [5, 10, 15, 20, 25, 30]
+    assert logged[0]["step"] == 0 and "CPU core" in logged[0]["hardware"]  # what it ran on
     with pytest.raises(FileExistsError, match="resume"):
         train(tiny(), str(tmp_path / "run"), progress=False)
     mngr = checkpoint.manager(str(tmp_path / "run"))
@@ -147,6 +148,10 @@ def test_a_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert resumed.final_step == straight.final_step == 60
     for a, b in zip(leaves(resumed.model.variables), leaves(straight.model.variables)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # the log says what each stretch ran on: from step 0, and again from the resumed step
+    with open(killed / "metrics.jsonl") as fh:
+        starts = [json.loads(line)["step"] for line in fh if '"hardware"' in line]
+    assert starts[0] == 0 and starts[-1] == max(steps) and len(starts) <= 3, starts
 
 
 @pytest.mark.slow
