@@ -112,7 +112,7 @@ def test_train_hardware_follows_a_run_that_moved():
     assert publish.train_hardware([(0, one), (500, one), (1000, two)]) == (
         f"{one}, steps 0-1000; {two}, steps 1000-end")
     assert publish.train_hardware([(2000, one)]) == (
-        f"not recorded, steps 0-2000; {one}, steps 2000-end")
+        f"unrecorded hardware, steps 0-2000; {one}, steps 2000-end")
     assert publish.train_hardware([]).endswith("(the publishing machine; the training log "
                                                "does not say)")
 

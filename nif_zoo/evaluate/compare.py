@@ -151,7 +151,7 @@ def comparison_markdown(rows: List[Dict], settings: Dict) -> str:
                  f"{n['checkerboard_samples']} samples at t = {n['checkerboard_temperature']}, "
                  f"s = 0 (real test images: {n['checkerboard_real']:.3f})."
                  if n.get("checkerboard_real") is not None else "")
-              + (f" Training: the cards' steps and wall hours (on {', '.join(sorted(hardware))})."
+              + (f" Training: the cards' steps and wall hours (on {'; '.join(sorted(hardware))})."
                  if hardware else "")]
     return "\n".join(lines)
 

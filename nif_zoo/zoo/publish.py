@@ -25,7 +25,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 def train_hardware(recorded) -> str:
     """The card's "trained on": the hardware a run's log recorded at each (re)start, in order
     (``"1 CPU core (x86_64), steps 0-13500; 2 CPU cores (x86_64), steps 13500-16000"`` where it
-    moved; ``"not recorded"`` for the stretch of a run resumed from a log written before
+    moved; ``"unrecorded hardware"`` for the stretch of a run resumed from a log written before
     this), or, for a run logged before it was recorded (``recorded`` empty), this machine's
     hardware as publication sees it, said so."""
     if not recorded:
@@ -34,7 +34,7 @@ def train_hardware(recorded) -> str:
         return (describe_hardware(jax.devices())
                 + " (the publishing machine; the training log does not say)")
     if recorded[0][0] > 0:  # resumed from a log written before the line was
-        recorded = [(0, "not recorded")] + list(recorded)
+        recorded = [(0, "unrecorded hardware")] + list(recorded)
     stretches = []  # (hardware, first step, last step) of each stretch
     for (step, text), following in zip(recorded, [s for s, _ in recorded[1:]] + [None]):
         if stretches and stretches[-1][0] == text:
