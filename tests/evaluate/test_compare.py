@@ -361,6 +361,20 @@ def test_claims_are_held_to_the_papers_numbers_of_their_data():
     mnist = compare.claims_markdown(rows, "mnist").splitlines()
     assert mnist[0].startswith("| claim (paper, Fashion-MNIST; the paper has no mnist) |")
     assert "23.97 / 42.77 = 0.56" in mnist[3]
+    # a NIF-128 row is held to the paper's NIF-128 (named), a NIF-64 row to its NIF-64
+    for r in rows:
+        r["latent_dim"] = 64
+    assert compare.claims_markdown(rows, "fashion_mnist") == compare.claims_markdown(
+        [{k: v for k, v in r.items() if k != "latent_dim"} for r in rows], "fashion_mnist")
+    rows.append({**rows[1], "name": "nif128-x", "latent_dim": 128})
+    fmnist = compare.claims_markdown(rows, "fashion_mnist").splitlines()
+    assert fmnist[0].startswith("| claim (paper, Fashion-MNIST) | paper (NIF-64 / NF, unless "
+                                "named) |")
+    assert fmnist[2].endswith("| 1.506 / 1.518 = 0.992 | 0.890 / 0.900 = 0.989 | yes |")
+    assert fmnist[3].endswith("| NIF-128: 1.506 / 1.518 = 0.992 | 0.890 / 0.900 = 0.989 | yes |")
+    assert fmnist[5] == ("| nif128-x FID at tuned s <= 0.6 x nf-x FID (Table 1) | "
+                         "NIF-128: 23.23 / 42.77 = 0.54 | 97.0 / 100.0 = 0.97 | no |")
+    assert "NIF-128: 79.38 / 78.58 = 1.01" in compare.claims_markdown(rows, "cifar10")
 
 
 def test_score_step_summary_answers_per_trunk():
