@@ -113,6 +113,8 @@ def test_train_hardware_follows_a_run_that_moved():
         f"{one}, steps 0-1000; {two}, steps 1000-end")
     assert publish.train_hardware([(2000, one)]) == (
         f"unrecorded hardware, steps 0-2000; {one}, steps 2000-end")
+    assert publish.train_hardware([(0, one), (300, two)], 400) == (
+        f"{one}, steps 0-300; {two}, steps 300-400")
     assert publish.train_hardware([]).endswith("(the publishing machine; the training log "
                                                "does not say)")
 

@@ -22,12 +22,12 @@ from nif_zoo.zoo import cards, registry
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def train_hardware(recorded) -> str:
+def train_hardware(recorded, last_step: Optional[int] = None) -> str:
     """The card's "trained on": the hardware a run's log recorded at each (re)start, in order
     (``"1 CPU core (x86_64), steps 0-13500; 2 CPU cores (x86_64), steps 13500-16000"`` where it
     moved; ``"unrecorded hardware"`` for the stretch of a run resumed from a log written before
     this), or, for a run logged before it was recorded (``recorded`` empty), this machine's
-    hardware as publication sees it, said so."""
+    hardware as publication sees it, said so. ``last_step``: where the last stretch ended."""
     if not recorded:
         import jax
 
@@ -36,7 +36,7 @@ def train_hardware(recorded) -> str:
     if recorded[0][0] > 0:  # resumed from a log written before the line was
         recorded = [(0, "unrecorded hardware")] + list(recorded)
     stretches = []  # (hardware, first step, last step) of each stretch
-    for (step, text), following in zip(recorded, [s for s, _ in recorded[1:]] + [None]):
+    for (step, text), following in zip(recorded, [s for s, _ in recorded[1:]] + [last_step]):
         if stretches and stretches[-1][0] == text:
             stretches[-1][2] = following
         else:
@@ -66,7 +66,7 @@ def run_metrics(run_dir: str) -> Dict[str, Any]:
                 if "hardware" in record:
                     recorded.append((record["step"], record["hardware"]))
     return {"train_steps": steps, "train_seconds": seconds, "eval_curve": curve,
-            "train_hardware": train_hardware(recorded)}
+            "train_hardware": train_hardware(recorded, steps)}
 
 
 def diagnostics_command(name: str, split: str, limit: Optional[int]) -> str:
