@@ -16,7 +16,8 @@ def add_parser(sub):
     add_dataset_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="dequantisation / posterior seed (0)")
     p.add_argument("--iw-samples", type=int, default=None,
-                   help="deep NIF: K of the IW bound (the model's default)")
+                   help="deep NIF: K of the IW bound (the model's default); with --against, "
+                        "also the baseline's if it is a deep NIF")
     p.add_argument("--diagnostics", action="store_true",
                    help="also the prior-fit diagnostics: |mean z+| / sqrt(M) and the extreme "
                         "eigenvalues of cov(z+) on these images, and the fraction of empty "
@@ -58,7 +59,7 @@ def run(args):
         print(f"{args.model} - {args.against}: paired bits/dim on the same images ...",
               file=sys.stderr)
         paired = paired_bits_per_dim(model, baseline, data.images, seed=args.seed,
-                                     measured=(bpd, bound))
+                                     num_samples=args.iw_samples, measured=(bpd, bound))
         print(f"{args.model} - {args.against} {data.name}/{args.split}: "
               f"{paired['difference']:+.4f} bits/dim (+- {paired['difference_sem']:.4f} s.e. of "
               f"{paired['images']} paired images; {paired['bpd']:.4f} vs "

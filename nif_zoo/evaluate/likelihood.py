@@ -71,21 +71,25 @@ def heldout_summary(model, bpd, bound: str, seed: int) -> Dict[str, Any]:
 
 
 def paired_bits_per_dim(model, baseline, images, *, seed: int = 0, batch_size: int = 256,
-                        measured=None) -> Dict[str, Any]:
+                        num_samples: Optional[int] = None, measured=None) -> Dict[str, Any]:
     """``model``'s bits/dim minus ``baseline``'s on the same ``images`` with the same
     dequantisation noise, image by image: the mean difference, its standard error (of the
     paired differences, ddof 1; much smaller than either model's own, the images' spread
     cancelling) and the fraction of images on which ``model`` is lower. The two must model
     the same image shape and bit depth (and data noise: else the densities differ in what
-    they measure). ``measured``: ``model``'s (bits/dim, bound) of these images and seed
-    when already measured (:func:`per_image_bits_per_dim`), not measured again."""
+    they measure). ``num_samples``: K of the IW bound of each of the two that has one (a deep
+    NIF; default each model's own). ``measured``: ``model``'s (bits/dim, bound) of these
+    images, seed and K when already measured (:func:`per_image_bits_per_dim`), not measured
+    again."""
     check_pairable(model, baseline)
     if len(images) < 2:
         raise ValueError("a paired comparison needs at least 2 images")
-    ours, bound = measured or per_image_bits_per_dim(model, images, seed=seed,
-                                                     batch_size=batch_size)
-    theirs, baseline_bound = per_image_bits_per_dim(baseline, images, seed=seed,
-                                                    batch_size=batch_size)
+    def measure(m):
+        return per_image_bits_per_dim(m, images, seed=seed, batch_size=batch_size,
+                                      num_samples=None if m.exact else num_samples)
+
+    ours, bound = measured or measure(model)
+    theirs, baseline_bound = measure(baseline)
     return {**paired_difference(ours, theirs), "bound": bound,
             "baseline_bound": baseline_bound, "dequantisation": dequantisation_text(model, seed)}
 

@@ -56,6 +56,19 @@ def test_paired_difference_is_per_image_with_the_standard_error_of_the_differenc
     assert itself["fraction_lower"] == 0
 
 
+def test_paired_bound_uses_one_k_for_every_model_with_a_bound(tiny_models, images):
+    # --iw-samples K with --against: a deep NIF baseline is bounded with the same K as the
+    # model (not its default); a model with an exact likelihood stays exact
+    deep, nif = tiny_models["deep_nif"], tiny_models["nif"]
+    paired = paired_bits_per_dim(deep, deep, images, seed=1, num_samples=2)
+    assert paired["bound"] == paired["baseline_bound"] == "IW bound K=2"
+    assert paired["difference"] == 0  # same K, seed and posterior draws: the same numbers
+    expected = per_image_bits_per_dim(deep, images, seed=1, num_samples=2)[0]
+    assert paired["baseline_bpd"] == pytest.approx(expected.mean(), rel=1e-6)
+    mixed = paired_bits_per_dim(nif, deep, images, seed=1, num_samples=2)
+    assert (mixed["bound"], mixed["baseline_bound"]) == ("exact", "IW bound K=2")
+
+
 def test_paired_needs_two_models_of_the_same_images(tiny_models, images):
     small = nif_zoo.create_model("nf", image_shape=(4, 4, 1), levels=1, steps=1, width=4, seed=0)
     with pytest.raises(ValueError, match="same image_shape"):
