@@ -32,6 +32,34 @@ from nif_zoo.rng import newer_jax_random_bits  # noqa: E402
 
 newer_jax_random_bits()
 
+_DURATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.json")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Test files longest first (tests/durations.json, measured by scripts/test_durations.py),
+    then the other files with tests marked ``slow``, then the rest: with ``--dist loadfile
+    --no-loadscope-reorder`` (setup.cfg) a worker takes a whole file in this order, so the two
+    workers share the long end-to-end files from the start and end on short ones, instead of
+    one worker running the few-test slow files at the end while the other waits
+    (pytest-xdist's own order puts the files with most tests first). Tests keep their order
+    within a file (its module fixtures are built once)."""
+    import json
+
+    try:
+        with open(_DURATIONS) as f:
+            seconds = json.load(f)
+    except FileNotFoundError:
+        seconds = {}
+    root = str(config.rootpath)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def order(item):
+        name = os.path.relpath(str(item.path), root).replace(os.sep, "/")
+        return -float(seconds.get(name, 0.0)), item.path not in slow_files
+
+    items.sort(key=order)  # stable: each file's tests stay in order
+
+
 # The CLI turns on JAX's persistent compilation cache; in-process CLI tests would turn it on
 # for the whole test session (and write to the user's cache). tests/test_cli.py checks it in
 # subprocesses instead.
@@ -76,11 +104,3 @@ class MeanPixelFeatures:
 def stub_features():
     """A cheap stand-in for the Inception feature extractor (a class; instances count calls)."""
     return MeanPixelFeatures
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Files with tests marked ``slow`` first (the suite runs ``--dist loadfile``: a worker
-    takes a whole file, in this order), so that the two workers share the long files from
-    the start and the run does not end with one worker alone on a long file."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)  # stable: the rest keep their order
