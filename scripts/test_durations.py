@@ -3,7 +3,8 @@ full run of the suite (``python -m pytest --junitxml=report.xml``; setup, call a
 of every test summed per file). tests/conftest.py runs the files longest first, so the two
 workers of ``-n 2 --dist loadfile`` start with the long end-to-end files and end on short
 ones (pytest-xdist's own order, most tests first, left the few-test slow files to the end,
-where one worker ran them while the other waited). Measure on a quiet machine.
+where one worker can be left running them while the other waits). Measure on a quiet
+machine.
 
     python -m pytest -q --junitxml=/tmp/report.xml && python scripts/test_durations.py /tmp/report.xml
 """
