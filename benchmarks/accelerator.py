@@ -41,6 +41,14 @@ FORMS = ("lax", "matmul")
 
 
 # ---------------------------------------------------------------- numerics
+def perturbed(params, seed: int, scale: float = 0.05):
+    """params + scale * standard normal noise (NumPy's: a jax.random draw per leaf compiles its
+    own threefry graph, seconds each on a CPU, more than the checks themselves)."""
+    r = np.random.default_rng(seed)
+    return jax.tree.map(lambda p: np.asarray(p) + np.asarray(
+        scale * r.standard_normal(p.shape), p.dtype), params)
+
+
 def glow_numerics(tiny: bool):
     """(round-trip max error, log-det error vs the brute-force Jacobian) of a perturbed
     Glow; the Jacobian on an 8x8x1 input (64 x 64)."""
@@ -53,11 +61,7 @@ def glow_numerics(tiny: bool):
         x = 0.5 * jax.random.normal(jax.random.key(0), shape)
         # jitted: op-by-op initialisation of a scanned Glow costs more than the checks
         variables = jax.jit(lambda k, x: glow.init(k, x, method="forward"))(jax.random.key(1), x)
-        leaves, tree = jax.tree.flatten(variables["params"])
-        keys = jax.random.split(jax.random.key(2), len(leaves))
-        params = jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape)
-                                           for p, k in zip(leaves, keys)])
-        variables = {**variables, "params": params}
+        variables = {**variables, "params": perturbed(variables["params"], seed=2)}
         forward = jax.jit(lambda v, x: glow.apply(v, x, method="forward"))
         inverse = jax.jit(lambda v, z: glow.apply(v, z, method="inverse"))
         if name == "round_trip":

@@ -82,13 +82,14 @@ class Jitted:
 
 
 def perturbed(variables, seed, scale=0.1):
-    """Random perturbation of the trainable parameters (constants stay fixed)."""
+    """Random perturbation of the trainable parameters (constants stay fixed). Drawn by NumPy:
+    op by op, a jax.random draw and sum compile for every leaf's shape, about 20 s of the
+    table's run on a CPU."""
     if seed == 0 or "params" not in variables:
         return variables
-    leaves, tree = jax.tree.flatten(variables["params"])
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    params = jax.tree.unflatten(
-        tree, [p + scale * rng.normal(k, p.shape) for p, k in zip(leaves, keys)])
+    r = np.random.default_rng(seed)
+    params = jax.tree.map(lambda p: np.asarray(p) + np.asarray(
+        scale * r.standard_normal(p.shape), p.dtype), variables["params"])
     return {**variables, "params": params}
 
 
